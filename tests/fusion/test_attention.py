@@ -1,0 +1,120 @@
+"""Neighbourhood attention: exactness against a naive loop, NATTEN, flex_attention; backward."""
+
+import natten
+import pytest
+import torch
+
+from tsjnet_plugin.fusion.attention import (
+    NeighborhoodAttention2D,
+    neighborhood_attention_flex,
+    neighborhood_attention_torch,
+    resolve_backend,
+    window_starts,
+)
+
+
+def naive_neighborhood_attention(q, k, v, kernel_size, rpb=None):
+    """Loop over every query: clamped window, RPB at (key - query) + k - 1, softmax, sum."""
+    batch, heads, height, width, dim = q.shape
+    out = torch.zeros_like(q)
+    r = kernel_size // 2
+    for i in range(height):
+        si = min(max(i - r, 0), height - kernel_size)
+        for j in range(width):
+            sj = min(max(j - r, 0), width - kernel_size)
+            keys = k[:, :, si : si + kernel_size, sj : sj + kernel_size].reshape(batch, heads, -1, dim)
+            vals = v[:, :, si : si + kernel_size, sj : sj + kernel_size].reshape(batch, heads, -1, dim)
+            logits = torch.einsum("bhd,bhnd->bhn", q[:, :, i, j], keys)
+            if rpb is not None:
+                bias = torch.stack(
+                    [
+                        rpb[:, ki - i + kernel_size - 1, kj - j + kernel_size - 1]
+                        for ki in range(si, si + kernel_size)
+                        for kj in range(sj, sj + kernel_size)
+                    ],
+                    dim=-1,
+                )
+                logits = logits + bias
+            out[:, :, i, j] = torch.einsum("bhn,bhnd->bhd", logits.softmax(-1), vals)
+    return out
+
+
+def random_qkv(batch=2, heads=2, height=9, width=11, dim=4, dtype=torch.float64, grad=False):
+    return [
+        torch.randn(batch, heads, height, width, dim, dtype=dtype, requires_grad=grad)
+        for _ in range(3)
+    ]
+
+
+def test_window_starts_are_clamped():
+    assert window_starts(8, 5).tolist() == [0, 0, 0, 1, 2, 3, 3, 3]
+    with pytest.raises(ValueError, match="at least kernel_size=7"):
+        window_starts(6, 7)
+
+
+@pytest.mark.parametrize("kernel_size", [3, 5, 7])
+def test_torch_path_matches_naive_loop_with_rpb(kernel_size):
+    q, k, v = random_qkv(height=9, width=11)
+    rpb = torch.randn(2, 2 * kernel_size - 1, 2 * kernel_size - 1, dtype=torch.float64)
+    expected = naive_neighborhood_attention(q, k, v, kernel_size, rpb)
+    torch.testing.assert_close(neighborhood_attention_torch(q, k, v, kernel_size, rpb), expected)
+
+
+def test_torch_path_gradients_match_naive_loop():
+    q, k, v = random_qkv(height=7, width=8, grad=True)
+    rpb = torch.randn(2, 9, 9, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(2, 2, 7, 8, 4, dtype=torch.float64)
+    inputs = (q, k, v, rpb)
+    fast = torch.autograd.grad((neighborhood_attention_torch(q, k, v, 5, rpb) * weights).sum(), inputs)
+    slow = torch.autograd.grad((naive_neighborhood_attention(q, k, v, 5, rpb) * weights).sum(), inputs)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b)
+
+
+def test_torch_path_matches_natten_cpu_forward():
+    q, k, v = random_qkv(batch=1, heads=2, height=10, width=12, dim=8, dtype=torch.float32)
+    ours = neighborhood_attention_torch(q, k, v, 5)
+    to_natten = [t.permute(0, 2, 3, 1, 4).contiguous() for t in (q, k, v)]
+    theirs = natten.na2d(*to_natten, kernel_size=5, scale=1.0).permute(0, 3, 1, 2, 4)
+    assert (ours - theirs).abs().max().item() < 1e-5
+
+
+def test_flex_path_matches_torch_path_with_rpb():
+    q, k, v = random_qkv(batch=1, heads=2, height=8, width=9, dim=8, dtype=torch.float32)
+    rpb = torch.randn(2, 5, 5)
+    expected = neighborhood_attention_torch(q, k, v, 3, rpb)
+    got = neighborhood_attention_flex(q, k, v, 3, rpb)
+    assert (got - expected).abs().max().item() < 1e-5
+
+
+def test_backend_resolution_and_errors():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_backend("auto", cpu, has_rpb=True) == "torch"
+    assert resolve_backend("auto", cuda, has_rpb=True) == "flex"
+    with pytest.raises(ValueError, match="relative position bias"):
+        NeighborhoodAttention2D(16, 2, 3, rpb=True, backend="natten")
+    with pytest.raises(ValueError, match="unknown neighbourhood-attention backend"):
+        resolve_backend("cuda", cpu, has_rpb=False)
+    with pytest.raises(ValueError, match="not divisible"):
+        NeighborhoodAttention2D(10, 3)
+
+
+def test_module_state_dict_matches_natten_014_names():
+    attn = NeighborhoodAttention2D(64, 2, 7)
+    shapes = {k: tuple(v.shape) for k, v in attn.state_dict().items()}
+    assert shapes == {
+        "qkv.weight": (192, 64),
+        "qkv.bias": (192,),
+        "rpb": (2, 13, 13),
+        "proj.weight": (64, 64),
+        "proj.bias": (64,),
+    }
+
+
+def test_module_natten_backend_matches_torch_backend_without_rpb():
+    ours = NeighborhoodAttention2D(16, 2, 5, rpb=False, backend="torch")
+    theirs = NeighborhoodAttention2D(16, 2, 5, rpb=False, backend="natten")
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(1, 9, 10, 16)
+    with torch.no_grad():
+        assert (ours(x) - theirs(x)).abs().max().item() < 1e-5

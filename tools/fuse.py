@@ -1,0 +1,92 @@
+"""Fuse infrared-visible pairs into grayscale and colour PNGs.
+
+    python tools/fuse.py --ir DIR --vis DIR --checkpoint model.pth --out OUT
+    python tools/fuse.py --ir a_ir.png --vis a_vis.png --checkpoint TSJNet.pth --out OUT
+    python tools/fuse.py --list pairs.txt --checkpoint model.pth --out OUT   # "ir vis" per line
+
+Folders are paired by file stem. Results go to OUT/gray/<stem>.png and OUT/color/<stem>.png; an
+interrupted run resumes where it stopped (existing results are kept unless --overwrite).
+The checkpoint may be ours or the official four-part TSJNet file; --random-init runs an
+untrained network of --arch (for smoke tests only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tsjnet_plugin.data import PairRecord, read_image_size, read_pairs_folder
+from tsjnet_plugin.fusion import build_fusion_model, build_model_from_checkpoint
+from tsjnet_plugin.inference import FusionPredictor, fuse_pairs
+
+
+def record_for(ir: Path, vis: Path, sample_id: str) -> PairRecord:
+    ir_size, vis_size = read_image_size(ir), read_image_size(vis)
+    if ir_size != vis_size:
+        raise SystemExit(f"error: {ir} is {ir_size} but {vis} is {vis_size} (HxW)")
+    return PairRecord(sample_id, str(ir), str(vis), *ir_size)
+
+
+def collect_pairs(args: argparse.Namespace) -> list[PairRecord]:
+    if args.list:
+        records = []
+        for number, line in enumerate(Path(args.list).read_text().splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = line.split()
+            if len(parts) != 2:
+                raise SystemExit(
+                    f"error: {args.list}:{number}: expected 'IR_PATH VIS_PATH', got {line!r}"
+                )
+            ir, vis = (Path(p) for p in parts)
+            records.append(record_for(ir, vis, ir.stem))
+        return records
+    if args.ir is None or args.vis is None:
+        raise SystemExit("error: give --ir and --vis (folders or files), or --list")
+    if args.ir.is_dir() and args.vis.is_dir():
+        return list(read_pairs_folder(args.ir, args.vis).records)
+    if args.ir.is_file() and args.vis.is_file():
+        return [record_for(args.ir, args.vis, args.ir.stem)]
+    raise SystemExit(
+        f"error: --ir {args.ir} and --vis {args.vis} must both be folders or both files"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ir", type=Path, help="infrared folder or file")
+    parser.add_argument("--vis", type=Path, help="visible folder or file")
+    parser.add_argument("--list", type=Path, help="text file with 'IR_PATH VIS_PATH' per line")
+    parser.add_argument("--out", type=Path, required=True)
+    weights = parser.add_mutually_exclusive_group(required=True)
+    weights.add_argument(
+        "--checkpoint", type=Path, help="our checkpoint or the official TSJNet.pth"
+    )
+    weights.add_argument(
+        "--random-init", action="store_true", help="untrained network (smoke test)"
+    )
+    parser.add_argument("--arch", default="official", help="architecture for --random-init")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)"
+    )
+    parser.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
+    parser.add_argument("--overwrite", action="store_true", help="redo pairs whose results exist")
+    args = parser.parse_args()
+
+    records = collect_pairs(args)
+    if args.checkpoint:
+        model = build_model_from_checkpoint(args.checkpoint)
+    else:
+        model = build_fusion_model(args.arch)
+    predictor = FusionPredictor(model, args.device, amp=args.amp)
+    done = fuse_pairs(predictor, records, args.out, args.batch_size, args.overwrite)
+    skipped = len(records) - len(done)
+    print(
+        f"fused {len(done)} pair(s), kept {skipped} existing; results in {args.out}/{{gray,color}}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Framework-free data layer: the pair index, validated image reading, dataset readers and the
+embedded synthetic dataset. Imports numpy and PIL only."""
+
+from .io import read_image_size, read_ir, read_seg_label, read_visible
+from .labels import read_class_file
+from .readers import (
+    IMAGE_EXTENSIONS,
+    LLVIP_CLASSES,
+    M3FD_CLASSES,
+    MSRS_SEG_CLASSES,
+    read_llvip,
+    read_m3fd,
+    read_msrs,
+    read_pairs_folder,
+    read_roadscene,
+    read_tno,
+)
+from .records import DatasetError, PairDataset, PairRecord
+from .synthetic import (
+    SYNTHETIC_STUFF_CLASSES,
+    SYNTHETIC_THING_CLASSES,
+    SyntheticScene,
+    generate_scene,
+    write_synthetic_msrs,
+)
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "LLVIP_CLASSES",
+    "M3FD_CLASSES",
+    "MSRS_SEG_CLASSES",
+    "SYNTHETIC_STUFF_CLASSES",
+    "SYNTHETIC_THING_CLASSES",
+    "DatasetError",
+    "PairDataset",
+    "PairRecord",
+    "SyntheticScene",
+    "generate_scene",
+    "read_class_file",
+    "read_image_size",
+    "read_ir",
+    "read_llvip",
+    "read_m3fd",
+    "read_msrs",
+    "read_pairs_folder",
+    "read_roadscene",
+    "read_seg_label",
+    "read_tno",
+    "read_visible",
+    "write_synthetic_msrs",
+]

@@ -1,0 +1,33 @@
+"""The framework-free TSJNet fusion network: architecture, losses, colour and checkpoints."""
+
+from .checkpoint import (
+    CheckpointError,
+    build_model_from_checkpoint,
+    load_checkpoint,
+    official_state_dict,
+    save_checkpoint,
+)
+from .color import ir_to_tensor, recolor, rgb_to_y, rgb_to_ycbcr, visible_to_tensor, ycbcr_to_rgb
+from .losses import FusionLossWeights, TSJFusionLoss
+from .official import ARCHS, FusionOutput, TSJNet, TSJNetConfig, build_fusion_model
+
+__all__ = [
+    "ARCHS",
+    "CheckpointError",
+    "FusionLossWeights",
+    "FusionOutput",
+    "TSJFusionLoss",
+    "TSJNet",
+    "TSJNetConfig",
+    "build_fusion_model",
+    "build_model_from_checkpoint",
+    "ir_to_tensor",
+    "load_checkpoint",
+    "official_state_dict",
+    "recolor",
+    "rgb_to_y",
+    "rgb_to_ycbcr",
+    "save_checkpoint",
+    "visible_to_tensor",
+    "ycbcr_to_rgb",
+]

@@ -1,0 +1,164 @@
+"""TSJNet fusion losses, with the official weights as defaults.
+
+All images are ``[B, 1, H, W]`` float in [0, 1]; every "mean" is over all elements of the batch.
+
+* intensity: ``mean |F - max(V, I)|``;
+* gradient: ``mean |grad F - max(grad V, grad I)|`` with the Sobel magnitude ``|Kx*x| + |Ky*x|``;
+* SSIM: ``1 - (w_V SSIM(V, F) + w_I SSIM(I, F))``, ``w`` from the mean Sobel magnitudes;
+* attention diversity: ``mean(1 - max_k A_k) + mean(A)`` on the decoder attention;
+* reconstruction: ``MSE(V, V_hat)`` and ``MSE(I, I_hat)``.
+
+Official total: ``20 int + 20 grad + 10 ssim + 0.1 div + 6 rec_vis + 1 rec_ir``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .official import FusionOutput
+
+SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
+SOBEL_Y = ((1.0, 2.0, 1.0), (0.0, 0.0, 0.0), (-1.0, -2.0, -1.0))
+
+
+def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """``|Kx * x| + |Ky * x|`` with zero padding: ``[B, 1, H, W] -> [B, 1, H, W]`` (>= 0)."""
+    kernels = torch.tensor((SOBEL_X, SOBEL_Y), dtype=x.dtype, device=x.device).unsqueeze(1)
+    return F.conv2d(x, kernels, padding=1).abs().sum(dim=1, keepdim=True)
+
+
+def gaussian_window(
+    size: int = 11, sigma: float = 1.5, dtype=torch.float32, device=None
+) -> torch.Tensor:
+    """Normalised 2-D Gaussian window ``[1, 1, size, size]``."""
+    coords = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def ssim_map(
+    x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
+    """Per-pixel SSIM (Gaussian window, zero "same" padding, C1 = 0.01^2, C2 = 0.03^2, range 1).
+
+    Args:
+        x, y: ``[B, 1, H, W]`` in [0, 1].
+
+    Returns:
+        ``[B, 1, H, W]``, at most 1.
+    """
+    window = gaussian_window(window_size, sigma, x.dtype, x.device)
+    pad = window_size // 2
+    mu_x = F.conv2d(x, window, padding=pad)
+    mu_y = F.conv2d(y, window, padding=pad)
+    var_x = F.conv2d(x * x, window, padding=pad) - mu_x**2
+    var_y = F.conv2d(y * y, window, padding=pad) - mu_y**2
+    cov = F.conv2d(x * y, window, padding=pad) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    numerator = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
+    return numerator / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean of :func:`ssim_map` over all pixels and the batch (a scalar tensor)."""
+    return ssim_map(x, y).mean()
+
+
+class IntensityLoss(nn.Module):
+    """``mean |fused - max(vis, ir)|``."""
+
+    def forward(self, fused: torch.Tensor, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(fused, torch.maximum(vis, ir))
+
+
+class GradientLoss(nn.Module):
+    """``mean |sobel(fused) - max(sobel(vis), sobel(ir))|``."""
+
+    def forward(self, fused: torch.Tensor, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        target = torch.maximum(sobel_magnitude(vis), sobel_magnitude(ir))
+        return F.l1_loss(sobel_magnitude(fused), target)
+
+
+class GradientWeightedSSIMLoss(nn.Module):
+    """``1 - (w_V SSIM(vis, fused) + w_I SSIM(ir, fused))``, ``w_X = g_X / (g_V + g_I)``.
+
+    ``g_X`` is the batch mean of the Sobel magnitude of ``X`` (a scalar, as in the official code).
+    """
+
+    def forward(self, fused: torch.Tensor, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        g_vis = sobel_magnitude(vis).mean()
+        g_ir = sobel_magnitude(ir).mean()
+        total = (g_vis + g_ir).clamp_min(torch.finfo(fused.dtype).eps)
+        return 1 - (g_vis / total * ssim(vis, fused) + g_ir / total * ssim(ir, fused))
+
+
+class AttentionDiversityLoss(nn.Module):
+    """``mean(1 - max_k A_k) + mean(A)`` for attention ``A`` of shape ``[B, K, H, W]`` in (0, 1).
+
+    Low when one head is close to 1 at each pixel while the average activation stays low.
+    """
+
+    def forward(self, attention: torch.Tensor) -> torch.Tensor:
+        return (1 - attention.amax(dim=1)).mean() + attention.mean()
+
+
+@dataclass(frozen=True)
+class FusionLossWeights:
+    """Weights of the fusion loss terms; defaults are the official ones."""
+
+    intensity: float = 20.0
+    gradient: float = 20.0
+    ssim: float = 10.0
+    diversity: float = 0.1
+    recon_vis: float = 6.0
+    recon_ir: float = 1.0
+
+
+class TSJFusionLoss(nn.Module):
+    """The TSJNet fusion objective as a dict of weighted terms.
+
+    The frameworks sum every entry (detectron2 sums the dict, mmengine's ``parse_losses`` sums
+    keys containing "loss"), so the total is ``sum(losses.values())``.
+
+    Args:
+        weights: term weights; a zero weight skips that term.
+    """
+
+    def __init__(self, weights: FusionLossWeights | None = None) -> None:
+        super().__init__()
+        self.weights = weights or FusionLossWeights()
+        self.intensity = IntensityLoss()
+        self.gradient = GradientLoss()
+        self.ssim = GradientWeightedSSIMLoss()
+        self.diversity = AttentionDiversityLoss()
+
+    def forward(
+        self, outputs: FusionOutput, ir: torch.Tensor, vis_y: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Weighted loss terms.
+
+        Args:
+            outputs: ``model(ir, vis_y, with_aux=True)``.
+            ir, vis_y: the network inputs, ``[B, 1, H, W]`` in [0, 1].
+
+        Returns:
+            ``{"loss_int", "loss_grad", "loss_ssim", "loss_div", "loss_rec_vis", "loss_rec_ir"}``
+            (terms with weight 0 are left out), each a scalar tensor.
+        """
+        w = self.weights
+        fused = outputs.fused.float()
+        ir, vis_y = ir.float(), vis_y.float()
+        terms = {
+            "loss_int": (w.intensity, lambda: self.intensity(fused, vis_y, ir)),
+            "loss_grad": (w.gradient, lambda: self.gradient(fused, vis_y, ir)),
+            "loss_ssim": (w.ssim, lambda: self.ssim(fused, vis_y, ir)),
+            "loss_div": (w.diversity, lambda: self.diversity(outputs.attention.float())),
+            "loss_rec_vis": (w.recon_vis, lambda: F.mse_loss(outputs.recon_vis.float(), vis_y)),
+            "loss_rec_ir": (w.recon_ir, lambda: F.mse_loss(outputs.recon_ir.float(), ir)),
+        }
+        return {name: weight * term() for name, (weight, term) in terms.items() if weight}
