@@ -88,7 +88,7 @@ class TSJNetConfig:
 ARCHS: dict[str, TSJNetConfig] = {
     # The official TSJNet (about 45.1 M parameters).
     "official": TSJNetConfig(),
-    # Reduced width and depth, same code: for CPU demos (about 0.4 M parameters).
+    # Reduced width and depth, same code: for CPU experiments.
     "small": TSJNetConfig(
         feat_dim=32,
         trunk_planes=32,
@@ -98,11 +98,11 @@ ARCHS: dict[str, TSJNetConfig] = {
         kernel_size=5,
         decoder_dim=16,
     ),
-    # Minimal variant for unit tests (inputs of 96x96 need no padding).
+    # Minimal variant for unit tests and the CPU demo (inputs of 96x96 need no padding).
     "tiny": TSJNetConfig(
-        feat_dim=16,
-        trunk_planes=16,
-        nat_embed_dim=16,
+        feat_dim=8,
+        trunk_planes=8,
+        nat_embed_dim=8,
         nat_depths=(1, 1, 1, 1),
         nat_heads=(1, 1, 2, 2),
         kernel_size=3,

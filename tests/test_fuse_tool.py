@@ -1,0 +1,100 @@
+"""tools/fuse.py and tsjnet_plugin.inference: folders, resume, no overwriting of inputs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tsjnet_plugin import build_fusion_model, save_checkpoint
+from tsjnet_plugin.data import read_pairs_folder
+from tsjnet_plugin.inference import FusionPredictor, fuse_pairs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_pairs(folder: Path, sizes=((40, 48), (40, 48), (36, 52))) -> Path:
+    rng = np.random.default_rng(0)
+    for sub in ("ir", "vi"):
+        (folder / sub).mkdir(parents=True)
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)).save(
+            folder / "ir" / f"p{i}.png"
+        )
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+            folder / "vi" / f"p{i}.jpg"
+        )
+    return folder
+
+
+def test_predictor_single_pair_is_colour_with_visible_chroma():
+    predictor = FusionPredictor(build_fusion_model("tiny"), "cpu")
+    vis = np.zeros((32, 32, 3), np.uint8)
+    vis[..., 0] = 200  # red
+    result = predictor(np.full((32, 32), 128, np.uint8), vis)
+    assert result.gray.shape == (32, 32) and result.color.shape == (32, 32, 3)
+    assert (result.color[..., 0].astype(int) > result.color[..., 2]).all()  # still reddish
+    with pytest.raises(ValueError, match="sizes differ"):
+        predictor(np.zeros((32, 30), np.uint8), vis)
+
+
+def test_fuse_pairs_batches_by_size_resumes_and_refuses_inputs(tmp_path):
+    data = write_pairs(tmp_path / "data")
+    records = list(read_pairs_folder(data / "ir", data / "vi").records)
+    predictor = FusionPredictor(build_fusion_model("tiny"), "cpu")
+    out = tmp_path / "out"
+    assert sorted(fuse_pairs(predictor, records, out, batch_size=2, progress=False)) == [
+        "p0",
+        "p1",
+        "p2",
+    ]
+    gray = np.asarray(Image.open(out / "gray" / "p2.png"))
+    assert gray.shape == (36, 52)
+    single = predictor(
+        np.asarray(Image.open(data / "ir" / "p2.png")),
+        np.asarray(Image.open(data / "vi" / "p2.jpg")),
+    )
+    assert np.abs(gray.astype(int) - single.gray).max() <= 1
+    (out / "color" / "p1.png").unlink()
+    assert fuse_pairs(predictor, records, out, progress=False) == ["p1"]  # resume
+    (data / "ir").rename(data / "gray")  # an IR folder named like an output folder
+    records = list(read_pairs_folder(data / "gray", data / "vi").records)
+    with pytest.raises(ValueError, match="refusing to overwrite input"):
+        fuse_pairs(predictor, records, data, progress=False, overwrite=True)
+
+
+def test_fuse_cli_with_checkpoint(tmp_path):
+    data = write_pairs(tmp_path / "data", sizes=((40, 48),))
+    model = build_fusion_model("tiny")
+    save_checkpoint(model, tmp_path / "fusion.pth")
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "fuse.py"),
+        "--ir",
+        str(data / "ir"),
+        "--vis",
+        str(data / "vi"),
+    ]
+    cmd += [
+        "--checkpoint",
+        str(tmp_path / "fusion.pth"),
+        "--out",
+        str(tmp_path / "out"),
+        "--device",
+        "cpu",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "fused 1 pair(s)" in result.stdout
+    fused = np.asarray(Image.open(tmp_path / "out" / "gray" / "p0.png"))
+    with torch.no_grad():
+        expected = FusionPredictor(model.eval(), "cpu")(
+            np.asarray(Image.open(data / "ir" / "p0.png")),
+            np.asarray(Image.open(data / "vi" / "p0.jpg")),
+        )
+    assert np.array_equal(fused, expected.gray)
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert "fused 0 pair(s), kept 1 existing" in again.stdout

@@ -1,0 +1,63 @@
+"""detectron2 config nodes of tsjnet_plugin: ``MODEL.TSJNET``, ``SCHEDULE`` and ``SOLVER.LR_FACTORS``."""
+
+from __future__ import annotations
+
+from detectron2.config import CfgNode as CN
+
+
+def add_tsjnet_config(cfg: CN) -> CN:
+    """Add the tsjnet_plugin keys (with official values as defaults) to ``cfg`` in place.
+
+    ``MODEL.META_ARCHITECTURE: "TSJNetJointModel"`` selects the joint model; the detector inside it
+    is configured by the usual ``MODEL.*`` keys and chosen by ``MODEL.TSJNET.DETECTOR.META_ARCHITECTURE``.
+    """
+    tsj = cfg.MODEL.TSJNET = CN()
+    # Fusion network: a preset of tsjnet_plugin.fusion.ARCHS; WEIGHTS is a fusion checkpoint
+    # (ours or the official four-part TSJNet.pth), loaded before MODEL.WEIGHTS.
+    tsj.ARCH = "official"
+    tsj.ATTENTION_BACKEND = "auto"
+    tsj.WEIGHTS = ""
+    tsj.FREEZE = False
+    # Fusion loss weights (official: 20, 20, 10, 0.1, 6, 1) and the weight of the whole term.
+    tsj.FUSION_LOSS = CN()
+    tsj.FUSION_LOSS.INTENSITY = 20.0
+    tsj.FUSION_LOSS.GRADIENT = 20.0
+    tsj.FUSION_LOSS.SSIM = 10.0
+    tsj.FUSION_LOSS.DIVERSITY = 0.1
+    tsj.FUSION_LOSS.RECON_VIS = 6.0
+    tsj.FUSION_LOSS.RECON_IR = 1.0
+    tsj.FUSION_LOSS.WEIGHT = 1.0
+
+    # Detector: any detectron2 meta-architecture that takes images and returns a loss dict
+    # (GeneralizedRCNN for Faster/Cascade R-CNN, RetinaNet, ...); "" disables detection.
+    tsj.DETECTOR = CN()
+    tsj.DETECTOR.META_ARCHITECTURE = "GeneralizedRCNN"
+    tsj.DETECTOR.WEIGHTS = ""  # e.g. a model-zoo detector file, loaded into the detector only
+    tsj.DETECTOR.FREEZE = False
+    tsj.DETECTOR.LOSS_WEIGHT = 1.0
+    # Loss names to leave out, e.g. ["loss_cls"] as the official code does.
+    tsj.DETECTOR.DROP_LOSSES = []
+
+    # Segmentor: "mmseg" (an MMSegmentation segmentor built from CONFIG), "d2" (detectron2's
+    # SemanticSegmentor configured by MODEL.SEM_SEG_HEAD) or "" (no segmentation).
+    tsj.SEGMENTOR = CN()
+    tsj.SEGMENTOR.TYPE = "mmseg"
+    tsj.SEGMENTOR.CONFIG = "configs/mm/seg_deeplabv3plus_r18_tsj.py"
+    tsj.SEGMENTOR.WEIGHTS = ""
+    tsj.SEGMENTOR.FREEZE = False
+    tsj.SEGMENTOR.LOSS_WEIGHT = 1.0
+
+    # Which task loss flows into the fusion trunk at each iteration.
+    cfg.SCHEDULE = CN()
+    cfg.SCHEDULE.MODE = "alternate"  # "alternate" | "sum" (official) | "ratio"
+    cfg.SCHEDULE.RATIO = [1, 1]  # iterations per turn for (det, seg) in "ratio" mode
+    cfg.SCHEDULE.MAX_NAN_STEPS = 5  # stop after this many non-finite losses in a row
+
+    # Optimizer over all groups: "Adam" (official, with coupled L2 weight decay), "AdamW" or "SGD".
+    cfg.SOLVER.OPTIMIZER = "Adam"
+    # Learning-rate factors per parameter group.
+    cfg.SOLVER.LR_FACTORS = CN()
+    cfg.SOLVER.LR_FACTORS.FUSION = 1.0
+    cfg.SOLVER.LR_FACTORS.DETECTOR = 1.0
+    cfg.SOLVER.LR_FACTORS.SEGMENTOR = 1.0
+    return cfg

@@ -1,0 +1,410 @@
+"""detectron2 side of the paired datasets: standard dataset dicts, catalog registration and a
+mapper that applies one geometric transform to the visible image, the IR image, the
+segmentation label and the boxes.
+
+Dataset dict of one pair (detectron2's standard keys plus the IR):
+    file_name: visible image path; ir_file_name: IR image path; height, width: H, W;
+    image_id: the record's sample id (str, unique in the dataset);
+    sem_seg_file_name (when labelled): 8-bit index PNG, with sem_seg_num_classes (S) and
+        sem_seg_ignore_label, which `PairDatasetMapper` uses to validate the label values;
+    annotations (when the dataset has boxes, possibly empty): dicts with bbox (absolute xyxy),
+        bbox_mode=BoxMode.XYXY_ABS, category_id (0-based index into thing_classes), iscrowd=0.
+
+Metadata (`MetadataCatalog`): thing_classes, stuff_classes, ignore_label, evaluator_type
+("tsj_pair": one dataset carries boxes and masks, so the trainer picks the evaluators from the
+classes it has rather than from a single stock type), modalities=("visible", "infrared") and,
+when the class file gave ids, thing_dataset_id_to_contiguous_id. Class names come from the
+dataset's files, so they are set when the dataset is first loaded unless they were given to
+`register_pair_dataset`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from detectron2.config import CfgNode, configurable
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import detection_utils as utils
+from detectron2.data import transforms as T
+from detectron2.structures import Boxes, BoxMode, Instances
+
+from tsjnet_plugin.data import (
+    SYNTHETIC_STUFF_CLASSES,
+    SYNTHETIC_THING_CLASSES,
+    DatasetError,
+    PairDataset,
+    read_ir,
+    read_llvip,
+    read_m3fd,
+    read_msrs,
+    read_seg_label,
+    read_visible,
+    write_synthetic_msrs,
+)
+
+__all__ = [
+    "DATASETS_ENV",
+    "EVALUATOR_TYPE",
+    "MODALITIES",
+    "PairDatasetMapper",
+    "pair_dataset_to_dicts",
+    "register_builtin",
+    "register_pair_dataset",
+]
+
+EVALUATOR_TYPE = "tsj_pair"
+MODALITIES = ("visible", "infrared")
+DATASETS_ENV = "TSJNET_DATASETS"
+
+# name -> (reader, folder under the datasets root, split)
+_BUILTIN: dict[str, tuple[str, str, str | None]] = {
+    "tsj_synthetic_train": ("synthetic", "synthetic", "train"),
+    "tsj_synthetic_test": ("synthetic", "synthetic", "test"),
+    "msrs_train": ("msrs", "MSRS", "train"),
+    "msrs_test": ("msrs", "MSRS", "test"),
+    "m3fd": ("m3fd", "M3FD", None),
+    "llvip_train": ("llvip", "LLVIP", "train"),
+    "llvip_test": ("llvip", "LLVIP", "test"),
+}
+_LAYOUT_HINT = {"msrs": "MSRS", "m3fd": "M3FD", "llvip": "LLVIP"}
+
+
+def pair_dataset_to_dicts(ds: PairDataset) -> list[dict[str, Any]]:
+    """Turn a `PairDataset` into detectron2 dataset dicts (keys: see the module docstring)."""
+    dicts = []
+    for record in ds:
+        item: dict[str, Any] = {
+            "file_name": record.vis_path,
+            "ir_file_name": record.ir_path,
+            "height": record.height,
+            "width": record.width,
+            "image_id": record.sample_id,
+        }
+        if record.seg_path is not None:
+            item["sem_seg_file_name"] = record.seg_path
+            item["sem_seg_num_classes"] = len(ds.stuff_classes)
+            item["sem_seg_ignore_label"] = ds.ignore_label
+        if record.boxes is not None and record.labels is not None:
+            item["annotations"] = [
+                {
+                    "bbox": box.tolist(),
+                    "bbox_mode": BoxMode.XYXY_ABS,
+                    "category_id": int(label),
+                    "iscrowd": 0,
+                }
+                for box, label in zip(record.boxes, record.labels)
+            ]
+        dicts.append(item)
+    return dicts
+
+
+@dataclass(frozen=True)
+class _PairDicts:
+    """The function registered in `DatasetCatalog`: loads, fills the metadata, converts."""
+
+    name: str
+    loader: Callable[[], PairDataset]
+
+    def __call__(self) -> list[dict[str, Any]]:
+        dataset = self.loader()
+        if not isinstance(dataset, PairDataset):
+            raise TypeError(
+                f"dataset {self.name!r}: loader {self.loader!r} returned "
+                f"{type(dataset).__name__}, expected a PairDataset"
+            )
+        _set_metadata(self.name, _class_metadata(dataset))
+        return pair_dataset_to_dicts(dataset)
+
+
+def register_pair_dataset(
+    name: str,
+    loader: Callable[[], PairDataset],
+    evaluator_type: str = EVALUATOR_TYPE,
+    *,
+    thing_classes: Sequence[str] | None = None,
+    stuff_classes: Sequence[str] | None = None,
+) -> None:
+    """Register a paired dataset in `DatasetCatalog` and `MetadataCatalog`.
+
+    `loader` is called only when the dataset is used (`DatasetCatalog.get(name)`); that call
+    also sets the class metadata read from the dataset's files. Registering the same name again
+    with an equal loader does nothing.
+
+    Args:
+        name: the dataset name, e.g. "msrs_train".
+        loader: a zero-argument callable returning the `PairDataset`.
+        evaluator_type: `MetadataCatalog` evaluator type; the default "tsj_pair" means "boxes
+            and/or masks and a fused image": the trainer picks the evaluators from the classes.
+        thing_classes: detection class names, to set in the metadata now rather than at
+            loading (loading then checks that the dataset's files agree).
+        stuff_classes: segmentation class names, likewise.
+
+    Raises:
+        ValueError: `name` is already registered with another loader.
+    """
+    if name in DatasetCatalog.list():
+        existing = DatasetCatalog[name]
+        if isinstance(existing, _PairDicts) and existing.loader == loader:
+            return
+        registered = existing.loader if isinstance(existing, _PairDicts) else existing
+        raise ValueError(
+            f"dataset {name!r} is already registered with loader {registered!r}, not "
+            f"{loader!r}; call DatasetCatalog.remove({name!r}) and "
+            f"MetadataCatalog.remove({name!r}) first to replace it"
+        )
+    metadata: dict[str, Any] = {"evaluator_type": evaluator_type, "modalities": MODALITIES}
+    if thing_classes is not None:
+        metadata["thing_classes"] = list(thing_classes)
+    if stuff_classes is not None:
+        metadata["stuff_classes"] = list(stuff_classes)
+    _set_metadata(name, metadata)
+    DatasetCatalog.register(name, _PairDicts(name, loader))
+
+
+def _class_metadata(dataset: PairDataset) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "thing_classes": list(dataset.thing_classes),
+        "stuff_classes": list(dataset.stuff_classes),
+        "ignore_label": dataset.ignore_label,
+    }
+    if dataset.thing_dataset_ids is not None:
+        metadata["thing_dataset_id_to_contiguous_id"] = {
+            dataset_id: index for index, dataset_id in enumerate(dataset.thing_dataset_ids)
+        }
+    return metadata
+
+
+def _set_metadata(name: str, values: dict[str, Any]) -> None:
+    """Set `values` on the metadata of `name`, refusing to change a value already there."""
+    metadata = MetadataCatalog.get(name)
+    for key, value in values.items():
+        old = metadata.get(key)
+        if old is not None and old != value:
+            raise ValueError(
+                f"dataset {name!r}: {key}={value!r} conflicts with {old!r} already in "
+                "MetadataCatalog (given at registration or by an earlier load)"
+            )
+    metadata.set(**values)
+
+
+@dataclass(frozen=True)
+class _BuiltinLoader:
+    """Loads one of the standard datasets from its folder (compared by value, so registering
+    the builtins twice with the same root is a no-op)."""
+
+    name: str
+    reader: str
+    folder: Path
+    split: str | None
+
+    def __call__(self) -> PairDataset:
+        if self.reader == "synthetic":
+            assert self.split is not None
+            write_synthetic_msrs(self.folder)
+            return read_msrs(self.folder, self.split, name=self.name)
+        if not self.folder.is_dir():
+            raise DatasetError(
+                f"{self.folder}: folder of dataset {self.name!r} does not exist; put the "
+                f"{_LAYOUT_HINT[self.reader]} layout (docs/data.md) there, or point "
+                f"{DATASETS_ENV} or register_builtin(root=...) at the folder that holds it"
+            )
+        if self.reader == "msrs":
+            assert self.split is not None
+            return read_msrs(self.folder, self.split, name=self.name)
+        if self.reader == "llvip":
+            assert self.split is not None
+            return read_llvip(self.folder, self.split, name=self.name)
+        return read_m3fd(self.folder, name=self.name)
+
+
+def datasets_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """``root``, else the ``TSJNET_DATASETS`` environment variable, else ``datasets``."""
+    return Path(root if root is not None else os.environ.get(DATASETS_ENV, "datasets")).expanduser()
+
+
+def prepare_synthetic(root: str | os.PathLike[str] | None = None) -> Path:
+    """Write the embedded synthetic set now (reused if present). Call it before starting worker
+    processes: otherwise every rank would write it on first use, concurrently."""
+    _, folder, _ = _BUILTIN["tsj_synthetic_train"]
+    return write_synthetic_msrs(datasets_root(root) / folder)
+
+
+def register_builtin(root: str | os.PathLike[str] | None = None) -> list[str]:
+    """Register the standard dataset names (nothing is read until a dataset is used).
+
+    `tsj_synthetic_train` / `tsj_synthetic_test`: the embedded synthetic set, written to
+    `root/synthetic` with `write_synthetic_msrs`' defaults on first use (reused afterwards).
+    `msrs_train` / `msrs_test` (`root/MSRS`), `m3fd` (`root/M3FD`), `llvip_train` /
+    `llvip_test` (`root/LLVIP`): a missing folder raises `DatasetError` when the dataset is
+    loaded, not here.
+
+    Args:
+        root: the datasets folder; default: the `TSJNET_DATASETS` environment variable, else
+            "datasets" (relative to the working directory).
+
+    Returns:
+        The registered names.
+
+    Raises:
+        ValueError: a name is already registered with another loader (e.g. another root).
+    """
+    base = datasets_root(root)
+    for name, (reader, folder, split) in _BUILTIN.items():
+        synthetic = reader == "synthetic"
+        register_pair_dataset(
+            name,
+            _BuiltinLoader(name, reader, base / folder, split),
+            thing_classes=SYNTHETIC_THING_CLASSES if synthetic else None,
+            stuff_classes=SYNTHETIC_STUFF_CLASSES if synthetic else None,
+        )
+    return list(_BUILTIN)
+
+
+class PairDatasetMapper:
+    """Map a pair's dataset dict to model inputs, with one transform for every modality.
+
+    The augmentations run on `T.AugInput(visible, boxes=..., sem_seg=...)`; the transforms they
+    return are then applied to the IR image. An IR image on 8-bit levels is transformed as
+    uint8, through exactly the code path (PIL for resizing) of the visible image; any other IR
+    (16-bit) goes through detectron2's float path (`torch` interpolation for resizing, which
+    does not antialias when shrinking). Boxes are clipped to the image and empty ones dropped.
+
+    Returns a dict with the input dict's keys except "annotations", plus:
+        image: [3, H', W'] uint8, RGB (the fusion model converts to the detector's
+            `INPUT.FORMAT`);
+        ir: [1, H', W'] float32 in [0, 1];
+        sem_seg: [H', W'] int64 in [0, S) or the ignore label (255), when the dict has
+            "sem_seg_file_name";
+        instances: `Instances` with gt_boxes (absolute xyxy in the transformed image) and
+            gt_classes (int64), possibly empty, when the dict has "annotations" (in inference
+            too; detectron2's models ignore them there).
+    height and width stay the original size, as detectron2's models expect.
+
+    Raises:
+        DatasetError: naming the file, for an unreadable image, an IR/visible size mismatch or
+            a segmentation value outside [0, S) that is not the ignore label.
+    """
+
+    @configurable
+    def __init__(
+        self, is_train: bool, *, augmentations: Sequence[T.Augmentation | T.Transform]
+    ) -> None:
+        """
+        Args:
+            is_train: whether the mapper feeds training (kept for detectron2's conventions).
+            augmentations: detectron2 augmentations or transforms, applied in order.
+        """
+        self.is_train = is_train
+        self.augmentations = T.AugmentationList(list(augmentations))
+
+    @classmethod
+    def from_config(cls, cfg: CfgNode, is_train: bool = True) -> dict[str, Any]:
+        """Augmentations from the standard keys, as detectron2's `DatasetMapper` builds them:
+        `INPUT.MIN_SIZE_*`/`MAX_SIZE_*` resizing, `INPUT.RANDOM_FLIP`, and `INPUT.CROP` first
+        when enabled in training."""
+        augmentations = utils.build_augmentation(cfg, is_train)
+        if cfg.INPUT.CROP.ENABLED and is_train:
+            augmentations.insert(0, T.RandomCrop(cfg.INPUT.CROP.TYPE, cfg.INPUT.CROP.SIZE))
+        return {"is_train": is_train, "augmentations": augmentations}
+
+    def __call__(self, dataset_dict: dict[str, Any]) -> dict[str, Any]:
+        vis, ir = _read_pair(dataset_dict)
+        sem_seg = _read_sem_seg(dataset_dict)
+        annotations = dataset_dict.get("annotations")
+        boxes = classes = None
+        if annotations is not None:
+            boxes, classes = _annotation_arrays(annotations)
+        aug_input = T.AugInput(vis, boxes=boxes, sem_seg=sem_seg)
+        transforms = self.augmentations(aug_input)
+        image = aug_input.image
+        image_shape = image.shape[:2]
+        ir = _transform_ir(transforms, ir)
+        if ir.shape != image_shape:
+            raise RuntimeError(
+                f"{dataset_dict['ir_file_name']}: transforms {transforms} gave the IR shape "
+                f"{ir.shape} but the visible shape {image_shape}"
+            )
+        out = {key: value for key, value in dataset_dict.items() if key != "annotations"}
+        out["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        out["ir"] = torch.as_tensor(np.ascontiguousarray(ir))[None]
+        if sem_seg is not None:
+            out["sem_seg"] = torch.as_tensor(aug_input.sem_seg.astype(np.int64))
+        if boxes is not None and classes is not None:
+            out["instances"] = _instances(aug_input.boxes, classes, image_shape)
+        return out
+
+
+def _read_pair(dataset_dict: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Visible [H, W, 3] uint8 RGB and IR [H, W] float32 in [0, 1], sizes checked."""
+    vis_path, ir_path = dataset_dict["file_name"], dataset_dict["ir_file_name"]
+    vis = read_visible(vis_path)
+    ir = read_ir(ir_path)
+    expected = (dataset_dict["height"], dataset_dict["width"])
+    for path, shape in ((vis_path, vis.shape[:2]), (ir_path, ir.shape)):
+        if shape != expected:
+            raise DatasetError(
+                f"{path}: image is {shape[1]}x{shape[0]} (WxH) but the dataset dict says "
+                f"{expected[1]}x{expected[0]}"
+            )
+    return vis, ir
+
+
+def _read_sem_seg(dataset_dict: dict[str, Any]) -> np.ndarray | None:
+    """[H, W] uint8 label (8-bit PNG values), validated; None without a label file. Dicts made
+    elsewhere, without sem_seg_num_classes, are read unvalidated."""
+    path = dataset_dict.get("sem_seg_file_name")
+    if path is None:
+        return None
+    labels = read_seg_label(
+        path,
+        dataset_dict.get("sem_seg_num_classes", 256),
+        dataset_dict.get("sem_seg_ignore_label", 255),
+    )
+    if labels.shape != (dataset_dict["height"], dataset_dict["width"]):
+        raise DatasetError(
+            f"{path}: label is {labels.shape[1]}x{labels.shape[0]} (WxH) but the dataset dict "
+            f"says {dataset_dict['width']}x{dataset_dict['height']}"
+        )
+    return labels.astype(np.uint8)
+
+
+def _annotation_arrays(annotations: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes [N, 4] float32 absolute xyxy and classes [N] int64 of the non-crowd objects."""
+    objects = [obj for obj in annotations if obj.get("iscrowd", 0) == 0]
+    boxes = np.array(
+        [BoxMode.convert(obj["bbox"], obj["bbox_mode"], BoxMode.XYXY_ABS) for obj in objects],
+        dtype=np.float32,
+    ).reshape(-1, 4)
+    classes = np.array([obj["category_id"] for obj in objects], dtype=np.int64)
+    return boxes, classes
+
+
+def _transform_ir(transforms: T.TransformList, ir: np.ndarray) -> np.ndarray:
+    """Apply `transforms` to an IR image [H, W] float32 in [0, 1]; returns the same kind.
+
+    An IR on 8-bit levels (every value k / 255, as `read_ir` gives for 8-bit files) goes
+    through the uint8 path, losslessly and filtered exactly like the visible image.
+    """
+    levels = ir * 255.0
+    rounded = np.round(levels)
+    if np.abs(levels - rounded).max(initial=0.0) < 1e-3:
+        out = transforms.apply_image(rounded.astype(np.uint8))
+        return out.astype(np.float32) / 255.0
+    out = transforms.apply_image(ir)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def _instances(boxes: np.ndarray, classes: np.ndarray, image_shape: tuple[int, int]) -> Instances:
+    """Instances with gt_boxes clipped to the image and gt_classes; empty boxes dropped."""
+    instances = Instances(image_shape)
+    gt_boxes = Boxes(torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4))
+    gt_boxes.clip(image_shape)
+    instances.gt_boxes = gt_boxes
+    instances.gt_classes = torch.as_tensor(classes, dtype=torch.int64)
+    return utils.filter_empty_instances(instances)

@@ -1,0 +1,80 @@
+"""Single-pair inference the way detectron2's ``DefaultPredictor`` does it."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import CfgNode
+from detectron2.data import MetadataCatalog
+from detectron2.data import transforms as T
+from detectron2.modeling import build_model
+
+from tsjnet_plugin.data import read_ir, read_visible
+from tsjnet_plugin.fusion import ir_to_tensor, visible_to_tensor
+
+
+class TSJPredictor:
+    """Run a trained joint model on one (IR, visible) pair.
+
+    Uses ``model`` if given, else builds one and loads ``cfg.MODEL.WEIGHTS``; resizes both images with ``ResizeShortestEdge(INPUT.MIN_SIZE_TEST,
+    INPUT.MAX_SIZE_TEST)`` (0 keeps the native size), and returns, at the original size:
+
+    * ``instances``: detections (when the model detects);
+    * ``sem_seg``: ``[H, W]`` int64 class map (when it segments);
+    * ``fused``: ``HxWx3`` uint8 RGB fused colour image; ``fused_gray``: ``HxW`` uint8.
+    """
+
+    def __init__(self, cfg: CfgNode, model: torch.nn.Module | None = None) -> None:
+        self.cfg = cfg.clone()
+        if model is None:
+            model = build_model(self.cfg)
+            if cfg.MODEL.WEIGHTS:
+                DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+        self.model = model.eval()
+        self.metadata = MetadataCatalog.get(cfg.DATASETS.TEST[0]) if cfg.DATASETS.TEST else None
+        self.aug = T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
+
+    def __call__(
+        self,
+        ir: np.ndarray | str | os.PathLike,
+        vis: np.ndarray | str | os.PathLike,
+        channel_order: str = "RGB",
+    ) -> dict:
+        """Args: ``ir`` ``HxW`` (8/16-bit or float in [0, 1]) or a path; ``vis`` ``HxWx3`` in
+        ``channel_order`` or a path (read as RGB)."""
+        if not isinstance(ir, np.ndarray):
+            ir = read_ir(ir)
+        if not isinstance(vis, np.ndarray):
+            vis, channel_order = read_visible(vis), "RGB"
+        vis_rgb = (visible_to_tensor(vis, channel_order)[0] * 255).round().to(torch.uint8)
+        ir01 = ir_to_tensor(ir)[0, 0].numpy()
+        if ir01.shape != tuple(vis_rgb.shape[-2:]):
+            raise ValueError(
+                f"infrared {ir01.shape} and visible {tuple(vis_rgb.shape[-2:])} sizes differ"
+            )
+        height, width = ir01.shape
+        transform = self.aug.get_transform(vis_rgb.permute(1, 2, 0).numpy())
+        image = transform.apply_image(vis_rgb.permute(1, 2, 0).numpy())
+        ir_t = np.clip(transform.apply_image(ir01), 0.0, 1.0)
+        inputs = {
+            "image": torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1))),
+            "ir": torch.as_tensor(np.ascontiguousarray(ir_t), dtype=torch.float32)[None],
+            "height": height,
+            "width": width,
+        }
+        with torch.no_grad():
+            output = self.model([inputs])[0]
+        back = T.ResizeTransform(*image.shape[:2], height, width)
+        gray = (output["fused_y"][0] * 255.0).round().to(torch.uint8).cpu().numpy()
+        result = {
+            "fused": back.apply_image(output["fused"].permute(1, 2, 0).cpu().numpy()),
+            "fused_gray": back.apply_image(gray),
+        }
+        if "instances" in output:
+            result["instances"] = output["instances"].to("cpu")
+        if "sem_seg" in output:
+            result["sem_seg"] = output["sem_seg"].argmax(dim=0).cpu()
+        return result

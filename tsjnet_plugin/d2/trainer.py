@@ -1,0 +1,293 @@
+"""detectron2 training of the joint model: the task schedule, AMP, NaN guard, atomic checkpoints.
+
+:class:`TSJTrainer` is a :class:`detectron2.engine.DefaultTrainer` whose step runner
+(:class:`ScheduledStepRunner`) asks the shared :class:`~tsjnet_plugin.schedule.TaskSchedule`
+which task losses flow into the fusion trunk at each iteration.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from typing import Any
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import CfgNode
+from detectron2.data import (
+    MetadataCatalog,
+    build_detection_test_loader,
+    build_detection_train_loader,
+)
+from detectron2.engine import DefaultTrainer, SimpleTrainer
+from detectron2.engine.defaults import create_ddp_model
+from detectron2.evaluation import COCOEvaluator, DatasetEvaluators, SemSegEvaluator
+from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
+from detectron2.utils import comm
+from detectron2.utils.events import get_event_storage
+from torch import nn
+
+from tsjnet_plugin.fusion.checkpoint import atomic_torch_save
+from tsjnet_plugin.schedule import TaskSchedule
+
+from .data import PairDatasetMapper
+from .evaluation import FusionQualityEvaluator
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+class AtomicCheckpointer(DetectionCheckpointer):
+    """A :class:`DetectionCheckpointer` whose files are written to a temporary file and renamed,
+    so a crash while saving never leaves a truncated checkpoint or a stale ``last_checkpoint``
+    pointing at one."""
+
+    def save(self, name: str, **kwargs: Any) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        data = {"model": self.model.state_dict()}
+        for key, obj in self.checkpointables.items():
+            data[key] = obj.state_dict()
+        data.update(kwargs)
+        path = f"{self.save_dir}/{name}.pth"
+        self.logger.info("Saving checkpoint to %s", path)
+        atomic_torch_save(data, path)
+        self.tag_last_checkpoint(f"{name}.pth")
+
+
+class ScheduledStepRunner(SimpleTrainer):
+    """One optimisation step per iteration over the tasks the schedule names.
+
+    Mixed precision (CUDA only) uses a ``torch.amp.GradScaler``; gradient clipping configured in
+    the optimizer runs inside ``scaler.step`` after unscaling. A non-finite total loss skips the
+    step (on every rank, so DDP stays in step) and is logged; ``max_nan_steps`` in a row raise.
+
+    Args:
+        model, data_loader, optimizer: as for :class:`SimpleTrainer`.
+        schedule: which task losses to compute at each iteration.
+        amp: float16 autocast and gradient scaling on CUDA.
+        max_nan_steps: consecutive non-finite losses tolerated.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data_loader,
+        optimizer: torch.optim.Optimizer,
+        schedule: TaskSchedule,
+        amp: bool = False,
+        max_nan_steps: int = 5,
+    ) -> None:
+        super().__init__(model, data_loader, optimizer)
+        self.schedule = schedule
+        self.amp = amp and torch.cuda.is_available()
+        self.grad_scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.max_nan_steps = max_nan_steps
+        self.nan_steps = 0
+
+    def _all_finite(self, loss: torch.Tensor) -> bool:
+        finite = torch.isfinite(loss.detach()).float()
+        if comm.get_world_size() > 1:
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        return bool(finite.item())
+
+    def _skip_step(self, tasks: tuple[str, ...], reason: str) -> None:
+        self.optimizer.zero_grad()
+        self.nan_steps += 1
+        logger.warning(
+            "iteration %d (%s): %s; step skipped (%d in a row)",
+            self.iter,
+            "+".join(tasks),
+            reason,
+            self.nan_steps,
+        )
+        get_event_storage().put_scalar("skipped_nan_steps", self.nan_steps, smoothing_hint=False)
+        if self.nan_steps >= self.max_nan_steps:
+            raise FloatingPointError(
+                f"{self.nan_steps} non-finite losses in a row (SCHEDULE.MAX_NAN_STEPS); last: {reason}"
+            )
+
+    def run_step(self) -> None:
+        assert self.model.training, "[ScheduledStepRunner] model was changed to eval mode!"
+        start = time.perf_counter()
+        data = next(self._data_loader_iter)
+        data_time = time.perf_counter() - start
+        tasks = self.schedule.tasks_at(self.iter)
+        try:
+            with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+                loss_dict = self.model(data, tasks=tasks)
+        except FloatingPointError as err:
+            # detectron2's heads raise on non-finite boxes; other ranks could not follow a skip.
+            if comm.get_world_size() > 1:
+                raise
+            self._skip_step(tasks, f"the model raised {err}")
+            return
+        losses = sum(loss_dict.values())
+        self.optimizer.zero_grad()
+        finite = self._all_finite(losses)
+        # Backward runs on skipped steps too, so that DDP's gradient reduction stays in step.
+        self.grad_scaler.scale(losses).backward()
+        if not finite:
+            self._skip_step(
+                tasks, f"non-finite loss { ({k: float(v) for k, v in loss_dict.items()}) }"
+            )
+            return
+        self.nan_steps = 0
+        self.after_backward()
+        self._write_metrics(loss_dict, data_time)
+        self.grad_scaler.step(self.optimizer)
+        self.grad_scaler.update()
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["grad_scaler"] = self.grad_scaler.state_dict()
+        state["schedule"] = self.schedule.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        if "grad_scaler" in state_dict:
+            self.grad_scaler.load_state_dict(state_dict["grad_scaler"])
+        saved = state_dict.get("schedule")
+        if saved and saved != self.schedule.state_dict():
+            logger.warning(
+                "resuming with schedule %s; the checkpoint used %s",
+                self.schedule.state_dict(),
+                saved,
+            )
+
+
+def build_schedule(cfg: CfgNode, model: nn.Module) -> TaskSchedule:
+    """The schedule of ``cfg.SCHEDULE`` over the tasks ``model`` has."""
+    tasks = unwrap(model).tasks
+    if not tasks:
+        raise ValueError("the joint model has neither a detector nor a segmentor to schedule")
+    ratio = tuple(cfg.SCHEDULE.RATIO)[: len(tasks)] if cfg.SCHEDULE.MODE == "ratio" else ()
+    if cfg.SCHEDULE.MODE == "ratio" and len(tasks) == 1:
+        ratio = (1,)
+    return TaskSchedule(cfg.SCHEDULE.MODE, tasks, ratio)
+
+
+class TSJTrainer(DefaultTrainer):
+    """DefaultTrainer for :class:`~tsjnet_plugin.d2.meta_arch.TSJNetJointModel`.
+
+    Differences from detectron2's: the paired-data mapper; one optimizer with parameter groups
+    (fusion, detector, segmentor) and ``SOLVER.LR_FACTORS``; the scheduled step runner; DDP with
+    ``find_unused_parameters`` (a detection step leaves the segmentor unused and vice versa);
+    atomic checkpoints; evaluators chosen from the model's tasks and the dataset's classes.
+    """
+
+    def __init__(self, cfg: CfgNode) -> None:
+        # DefaultTrainer.__init__ fixes the DDP arguments and the step runner, so the same
+        # construction is spelled out here with ours.
+        super(DefaultTrainer, self).__init__()
+        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+        schedule = build_schedule(cfg, model)
+        on_cpu = cfg.MODEL.DEVICE == "cpu"
+        model = create_ddp_model(
+            model,
+            broadcast_buffers=False,
+            find_unused_parameters=True,
+            **({"device_ids": None} if on_cpu else {}),
+        )
+        self._trainer = ScheduledStepRunner(
+            model,
+            data_loader,
+            optimizer,
+            schedule,
+            amp=cfg.SOLVER.AMP.ENABLED,
+            max_nan_steps=cfg.SCHEDULE.MAX_NAN_STEPS,
+        )
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        self.checkpointer = self.build_checkpointer(model, cfg, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
+
+    @staticmethod
+    def build_checkpointer(
+        model: nn.Module, cfg: CfgNode, **checkpointables: Any
+    ) -> AtomicCheckpointer:
+        """The checkpointer of ``model`` in ``cfg.OUTPUT_DIR`` (atomic writes)."""
+        return AtomicCheckpointer(model, cfg.OUTPUT_DIR, **checkpointables)
+
+    @classmethod
+    def build_optimizer(cls, cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
+        """One optimizer, parameter groups per part with ``SOLVER.LR_FACTORS``; frozen parts and
+        parameters with ``requires_grad=False`` are left out."""
+        name = cfg.SOLVER.OPTIMIZER
+        if name not in OPTIMIZERS:
+            raise ValueError(f"SOLVER.OPTIMIZER must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+        model = unwrap(model)
+        factors = cfg.SOLVER.LR_FACTORS
+        groups = []
+        for part, factor in (
+            ("fusion", factors.FUSION),
+            ("detector", factors.DETECTOR),
+            ("segmentor", factors.SEGMENTOR),
+        ):
+            module = getattr(model, part)
+            if (
+                module is None
+                or factor == 0
+                or not any(p.requires_grad for p in module.parameters())
+            ):
+                continue
+            params = get_default_optimizer_params(
+                module,
+                base_lr=cfg.SOLVER.BASE_LR * factor,
+                weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
+                bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
+                weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
+            )
+            for group in params:
+                group["name"] = part
+            groups += params
+        if not groups:
+            raise ValueError("nothing to train: every part of the model is frozen")
+        kwargs: dict[str, Any] = {"lr": cfg.SOLVER.BASE_LR, "weight_decay": cfg.SOLVER.WEIGHT_DECAY}
+        if name == "SGD":
+            kwargs.update(momentum=cfg.SOLVER.MOMENTUM, nesterov=cfg.SOLVER.NESTEROV)
+        optimizer_cls = maybe_add_gradient_clipping(cfg, OPTIMIZERS[name])
+        return optimizer_cls(groups, **kwargs)
+
+    @classmethod
+    def build_train_loader(cls, cfg: CfgNode):
+        return build_detection_train_loader(cfg, mapper=PairDatasetMapper(cfg, True))
+
+    @classmethod
+    def build_test_loader(cls, cfg: CfgNode, dataset_name: str):
+        return build_detection_test_loader(cfg, dataset_name, mapper=PairDatasetMapper(cfg, False))
+
+    @classmethod
+    def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None):
+        """COCO mAP when the model detects and the dataset has boxes, mIoU when it segments and
+        the dataset has masks, and the fusion metrics always."""
+        output_folder = output_folder or f"{cfg.OUTPUT_DIR}/inference/{dataset_name}"
+        meta = MetadataCatalog.get(dataset_name)
+        evaluators = []
+        if cfg.MODEL.TSJNET.DETECTOR.META_ARCHITECTURE and meta.get("thing_classes", None):
+            evaluators.append(
+                COCOEvaluator(
+                    dataset_name, tasks=("bbox",), distributed=True, output_dir=output_folder
+                )
+            )
+        if cfg.MODEL.TSJNET.SEGMENTOR.TYPE and meta.get("stuff_classes", None):
+            evaluators.append(
+                SemSegEvaluator(dataset_name, distributed=True, output_dir=output_folder)
+            )
+        evaluators.append(
+            FusionQualityEvaluator(dataset_name, distributed=True, output_dir=output_folder)
+        )
+        return DatasetEvaluators(evaluators)

@@ -1,0 +1,171 @@
+"""OpenMMLab transforms for IR/visible pairs, registered in mmengine's root `TRANSFORMS` (found
+from the mmdet and the mmseg scopes).
+
+The pair travels as ONE image, `results["img"]`: [H, W, 4] float32 with channels
+(B, G, R, IR), all in [0, 255] (BGR as OpenMMLab expects; IR = `read_ir` * 255, so 16-bit IR
+keeps its precision). Stock geometric transforms (mmcv/mmdet/mmseg `Resize` with the default
+cv2 backend, `RandomFlip`, `RandomCrop`, `Pad`) therefore move the IR with the visible image,
+the boxes and the masks, and `PackDetInputs`/`PackSegInputs` pack `inputs` as [4, H, W]
+float32; `split_pair` separates it again in the model. Photometric transforms (e.g.
+`PhotoMetricDistortion`) assume 3 colour channels: never put them in the pipeline directly,
+wrap them in `ApplyToVisible`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import Compose
+from mmengine.registry import TRANSFORMS
+
+from tsjnet_plugin.data import DatasetError, read_ir, read_seg_label, read_visible
+
+__all__ = [
+    "MODALITIES",
+    "PAIR_CHANNELS",
+    "ApplyToVisible",
+    "LoadIRVisPair",
+    "LoadPairSegLabel",
+    "split_pair",
+]
+
+PAIR_CHANNELS = ("B", "G", "R", "IR")
+MODALITIES = ("visible", "infrared")
+
+
+@TRANSFORMS.register_module()
+class LoadIRVisPair(BaseTransform):
+    """Read a pair with the `tsjnet_plugin.data` readers and stack it into one image.
+
+    Required keys: `img_path` (visible), `ir_path`.
+    Added keys: `img` ([H, W, 4] float32, channels `PAIR_CHANNELS`, values in [0, 255]),
+    `img_shape` and `ori_shape` ((H, W)), `modalities` (("visible", "infrared")).
+
+    Raises:
+        DatasetError: naming the file, for an unreadable image or an IR/visible size mismatch.
+    """
+
+    def transform(self, results: dict) -> dict:
+        vis_path, ir_path = results["img_path"], results["ir_path"]
+        vis = read_visible(vis_path)
+        ir = read_ir(ir_path)
+        if ir.shape != vis.shape[:2]:
+            raise DatasetError(
+                f"{ir_path}: infrared image is {ir.shape[1]}x{ir.shape[0]} (WxH) but its "
+                f"visible partner {vis_path} is {vis.shape[1]}x{vis.shape[0]}"
+            )
+        img = np.empty((*ir.shape, 4), np.float32)
+        img[..., :3] = vis[..., ::-1]
+        img[..., 3] = ir * 255.0
+        results["img"] = img
+        results["img_shape"] = ir.shape
+        results["ori_shape"] = ir.shape
+        results["modalities"] = MODALITIES
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadPairSegLabel(BaseTransform):
+    """Read `seg_map_path` with `read_seg_label`, which checks every value: a validating
+    replacement for the stock segmentation loading (mmseg `LoadAnnotations`, mmdet
+    `LoadAnnotations(with_seg=True)`), which accept any value.
+
+    Required keys: `seg_map_path`; `num_seg_classes` (set by `TSJPairDataset`) unless
+    `num_classes` is given. Added keys: `gt_seg_map` ([H, W] uint8 in [0, S) or
+    `ignore_index`), `ignore_index`; "gt_seg_map" is appended to `seg_fields`.
+
+    Args:
+        num_classes: S, the number of segmentation classes; default: `results["num_seg_classes"]`.
+        ignore_index: the value of unlabelled pixels.
+
+    Raises:
+        DatasetError: naming the file, for an unreadable label or a value outside [0, S) that
+            is not `ignore_index`.
+    """
+
+    def __init__(self, num_classes: int | None = None, ignore_index: int = 255) -> None:
+        if not 0 <= ignore_index <= 255:
+            raise ValueError(f"ignore_index must fit an 8-bit label, got {ignore_index=}")
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def transform(self, results: dict) -> dict:
+        path = results["seg_map_path"]
+        num_classes = self.num_classes
+        if num_classes is None:
+            num_classes = results.get("num_seg_classes")
+        if num_classes is None:
+            raise KeyError(
+                f"{path}: LoadPairSegLabel needs num_classes= or results['num_seg_classes'] "
+                "(TSJPairDataset sets it)"
+            )
+        labels = read_seg_label(path, num_classes, self.ignore_index)
+        results["gt_seg_map"] = labels.astype(np.uint8)
+        results["ignore_index"] = self.ignore_index
+        results.setdefault("seg_fields", []).append("gt_seg_map")
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(num_classes={self.num_classes}, "
+            f"ignore_index={self.ignore_index})"
+        )
+
+
+@TRANSFORMS.register_module()
+class ApplyToVisible(BaseTransform):
+    """Run stock transforms on the visible channels of the stacked pair only (for photometric
+    transforms such as `PhotoMetricDistortion`); the IR channel is left as it is.
+
+    The wrapped transforms see `img` as [H, W, 3] (B, G, R) float32 and must not change its
+    size. Required and modified key: `img` ([H, W, 4], as `LoadIRVisPair` makes it).
+
+    Args:
+        transforms: transform configs (built in the current default scope) or callables.
+    """
+
+    def __init__(self, transforms: Sequence[dict | Any]) -> None:
+        self.transforms = Compose(list(transforms))
+
+    def transform(self, results: dict) -> dict | None:
+        img = results["img"]
+        if img.ndim != 3 or img.shape[2] != len(PAIR_CHANNELS):
+            raise ValueError(
+                f"ApplyToVisible expects img [H, W, 4] from LoadIRVisPair, got {img.shape}"
+            )
+        out = self.transforms({**results, "img": np.ascontiguousarray(img[..., :3])})
+        if out is None:
+            return None
+        vis = out["img"]
+        expected = (*img.shape[:2], 3)
+        if vis.shape != expected:
+            raise ValueError(
+                f"ApplyToVisible: {self.transforms} turned the visible image from {expected} "
+                f"into {vis.shape}; wrap only photometric transforms"
+            )
+        out["img"] = np.concatenate([vis.astype(np.float32), img[..., 3:]], axis=-1)
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(transforms={self.transforms})"
+
+
+def split_pair(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split packed pair inputs into the visible and the IR image (views, no copy).
+
+    Args:
+        inputs: [..., 4, H, W] channels (B, G, R, IR), e.g. one packed sample [4, H, W] or a
+            batch [B, 4, H, W]; any dtype and scale (packed pipelines give float in [0, 255]).
+
+    Returns:
+        vis_bgr: [..., 3, H, W] and ir: [..., 1, H, W], same dtype and scale as `inputs`.
+    """
+    if inputs.dim() < 3 or inputs.shape[-3] != len(PAIR_CHANNELS):
+        raise ValueError(
+            f"split_pair expects [..., 4, H, W] (B, G, R, IR) inputs, got {tuple(inputs.shape)}"
+        )
+    return inputs[..., :3, :, :], inputs[..., 3:, :, :]
