@@ -35,10 +35,10 @@ def test_overlay_keeps_background_and_ignored_pixels():
 
 
 def test_grid_layout_and_gray_panels():
-    grid = make_grid(
-        [("ir", np.zeros((10, 12), np.uint8)), ("vis", np.ones((10, 12, 3), np.uint8))]
-    )
+    panels = [("ir", np.zeros((10, 12), np.uint8)), ("vis", np.ones((10, 12, 3), np.uint8))]
+    grid = make_grid(panels, min_width=12)
     assert isinstance(grid, Image.Image) and grid.size == (24, 10 + 14)
+    assert make_grid(panels, min_width=30).size == (72, 30 + 14)  # enlarged 3x
 
 
 def test_loss_curves_from_detectron2_metrics_json(tmp_path):

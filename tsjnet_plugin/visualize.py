@@ -70,10 +70,15 @@ def overlay_segmentation(
     return rgb.round().astype(np.uint8)
 
 
-def make_grid(panels: Sequence[tuple[str, np.ndarray]], columns: int | None = None) -> Image.Image:
-    """Titled panels side by side (rows of ``columns``); panels are resized to the first's size."""
+def make_grid(
+    panels: Sequence[tuple[str, np.ndarray]], columns: int | None = None, min_width: int = 256
+) -> Image.Image:
+    """Titled panels side by side (rows of ``columns``), resized to the first panel's size,
+    enlarged by an integer factor so that each is at least ``min_width`` pixels wide."""
     columns = columns or len(panels)
     height, width = to_rgb(panels[0][1]).shape[:2]
+    factor = max(1, -(-min_width // width))
+    height, width = height * factor, width * factor
     title_h = 14
     rows = (len(panels) + columns - 1) // columns
     grid = Image.new("RGB", (columns * width, rows * (height + title_h)), "white")
@@ -83,7 +88,7 @@ def make_grid(panels: Sequence[tuple[str, np.ndarray]], columns: int | None = No
         x, y = (index % columns) * width, (index // columns) * (height + title_h)
         tile = Image.fromarray(to_rgb(image))
         if tile.size != (width, height):
-            tile = tile.resize((width, height), Image.BILINEAR)
+            tile = tile.resize((width, height), Image.NEAREST if factor > 1 else Image.BILINEAR)
         grid.paste(tile, (x, y + title_h))
         draw.text((x + 2, y + 1), title, fill="black", font=font)
     return grid

@@ -16,7 +16,13 @@ from detectron2.data import build_detection_train_loader
 from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
-from tsjnet_plugin.d2 import PairDatasetMapper, TSJTrainer, add_tsjnet_config, register_pair_dataset
+from tsjnet_plugin.d2 import (
+    PairDatasetMapper,
+    TSJPredictor,
+    TSJTrainer,
+    add_tsjnet_config,
+    register_pair_dataset,
+)
 from tsjnet_plugin.d2.trainer import ScheduledStepRunner
 from tsjnet_plugin.data import read_msrs, write_synthetic_msrs
 from tsjnet_plugin.schedule import TaskSchedule
@@ -277,6 +283,19 @@ def test_two_process_gloo_training_completes(tmp_path):
     assert "copypaste: Task: fusion" in log
     assert (tmp_path / "out" / "model_final.pth").is_file()
 
+    cmd = [
+        sys.executable,
+        "tools/train_net.py",
+        "--config-file",
+        "configs/tsj_faster_rcnn_demo_cpu.yaml",
+    ]
+    cmd += ["--eval-only", "MODEL.WEIGHTS", str(tmp_path / "out" / "model_final.pth")]
+    cmd += ["OUTPUT_DIR", str(tmp_path / "eval")]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (tmp_path / "eval" / "log.txt").read_text()
+    assert "copypaste: Task: bbox" in log and "copypaste: Task: fusion" in log
+
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("tsj_*.yaml")))
 def test_every_config_file_loads(config):
@@ -286,3 +305,20 @@ def test_every_config_file_loads(config):
     assert cfg.MODEL.META_ARCHITECTURE == "TSJNetJointModel"
     seg_config = cfg.MODEL.TSJNET.SEGMENTOR.CONFIG
     assert cfg.MODEL.TSJNET.SEGMENTOR.TYPE == "" or (ROOT / seg_config).is_file()
+
+
+def test_predictor_returns_everything_at_the_original_size(synthetic_root, tmp_path):
+    cfg = make_cfg(
+        synthetic_root,
+        tmp_path,
+        "configs/tsj_faster_rcnn_demo_cpu.yaml",
+        "INPUT.MIN_SIZE_TEST",
+        "96",
+    )
+    predictor = TSJPredictor(cfg)
+    ir = next((synthetic_root / "test" / "ir").iterdir())
+    out = predictor(ir, synthetic_root / "test" / "vi" / ir.name)
+    assert out["fused"].shape == (64, 80, 3) and out["fused"].dtype.name == "uint8"
+    assert out["fused_gray"].shape == (64, 80)
+    assert tuple(out["sem_seg"].shape) == (64, 80)
+    assert out["instances"].image_size == (64, 80)

@@ -73,8 +73,12 @@ def test_official_key_layout(official):
     assert dec["output.0.weight"] == (256, 512, 3, 3)
     assert dec["output.2.weight"] == (1, 256, 3, 3)
     assert dec["spa.conv.0.weight"] == (1, 16, 1, 1)
-    assert base == {k[len("baseFeature.") :]: v for k, v in enc.items() if k.startswith("baseFeature.")}
-    assert detail == {k[len("detailFeature.") :]: v for k, v in enc.items() if k.startswith("detailFeature.")}
+    assert base == {
+        k[len("baseFeature.") :]: v for k, v in enc.items() if k.startswith("baseFeature.")
+    }
+    assert detail == {
+        k[len("detailFeature.") :]: v for k, v in enc.items() if k.startswith("detailFeature.")
+    }
 
 
 def test_official_shape_trace_through_every_stage(official):
@@ -175,5 +179,8 @@ def test_unused_official_members_are_frozen():
     model = build_fusion_model("tiny")
     frozen = sorted(n for n, p in model.named_parameters() if not p.requires_grad)
     assert frozen
-    assert all(any(tag in n for tag in (".attn.norm.", ".attn.avgpool.", ".attn.conv_head.", ".spa.")) for n in frozen)
+    assert all(
+        any(tag in n for tag in (".attn.norm.", ".attn.avgpool.", ".attn.conv_head.", ".spa."))
+        for n in frozen
+    )
     assert not any(n.startswith("decoder.spa") for n in frozen)

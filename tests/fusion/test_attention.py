@@ -22,8 +22,12 @@ def naive_neighborhood_attention(q, k, v, kernel_size, rpb=None):
         si = min(max(i - r, 0), height - kernel_size)
         for j in range(width):
             sj = min(max(j - r, 0), width - kernel_size)
-            keys = k[:, :, si : si + kernel_size, sj : sj + kernel_size].reshape(batch, heads, -1, dim)
-            vals = v[:, :, si : si + kernel_size, sj : sj + kernel_size].reshape(batch, heads, -1, dim)
+            keys = k[:, :, si : si + kernel_size, sj : sj + kernel_size].reshape(
+                batch, heads, -1, dim
+            )
+            vals = v[:, :, si : si + kernel_size, sj : sj + kernel_size].reshape(
+                batch, heads, -1, dim
+            )
             logits = torch.einsum("bhd,bhnd->bhn", q[:, :, i, j], keys)
             if rpb is not None:
                 bias = torch.stack(
@@ -65,8 +69,12 @@ def test_torch_path_gradients_match_naive_loop():
     rpb = torch.randn(2, 9, 9, dtype=torch.float64, requires_grad=True)
     weights = torch.randn(2, 2, 7, 8, 4, dtype=torch.float64)
     inputs = (q, k, v, rpb)
-    fast = torch.autograd.grad((neighborhood_attention_torch(q, k, v, 5, rpb) * weights).sum(), inputs)
-    slow = torch.autograd.grad((naive_neighborhood_attention(q, k, v, 5, rpb) * weights).sum(), inputs)
+    fast = torch.autograd.grad(
+        (neighborhood_attention_torch(q, k, v, 5, rpb) * weights).sum(), inputs
+    )
+    slow = torch.autograd.grad(
+        (naive_neighborhood_attention(q, k, v, 5, rpb) * weights).sum(), inputs
+    )
     for a, b in zip(fast, slow):
         torch.testing.assert_close(a, b)
 

@@ -48,11 +48,15 @@ def test_official_checkpoint_with_extra_and_missing_keys_names_them(tmp_path):
     parts["DIDF_Decoder"]["bogus.weight"] = torch.zeros(1)
     del parts["BaseFuseLayer"]["attn.levels.0.blocks.0.attn.rpb"]
     torch.save(parts, tmp_path / "bad.pth")
-    with pytest.raises(CheckpointError, match=r"part 'DIDF_Decoder'.*unexpected keys \(1\): bogus.weight"):
+    with pytest.raises(
+        CheckpointError, match=r"part 'DIDF_Decoder'.*unexpected keys \(1\): bogus.weight"
+    ):
         load_checkpoint(build_fusion_model("tiny"), tmp_path / "bad.pth")
     del parts["DIDF_Decoder"]["bogus.weight"]
     torch.save(parts, tmp_path / "bad.pth")
-    with pytest.raises(CheckpointError, match=r"missing keys \(1\): attn.levels.0.blocks.0.attn.rpb"):
+    with pytest.raises(
+        CheckpointError, match=r"missing keys \(1\): attn.levels.0.blocks.0.attn.rpb"
+    ):
         load_checkpoint(build_fusion_model("tiny"), tmp_path / "bad.pth")
 
 
@@ -66,9 +70,9 @@ def test_truncated_and_missing_files(tmp_path):
     path = save_checkpoint(build_fusion_model("tiny"), tmp_path / "full.pth")
     data = path.read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"cut.pth.*truncated"):
+    with pytest.raises(CheckpointError, match=r"cut\.pth.*truncated"):
         load_checkpoint(build_fusion_model("tiny"), tmp_path / "cut.pth")
-    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.pth"):
         load_checkpoint(build_fusion_model("tiny"), tmp_path / "nowhere.pth")
 
 
@@ -80,7 +84,7 @@ class Payload:
 def test_arbitrary_pickles_are_refused(tmp_path):
     with open(tmp_path / "evil.pth", "wb") as handle:
         pickle.dump({"state_dict": Payload()}, handle)
-    with pytest.raises(CheckpointError, match="evil.pth"):
+    with pytest.raises(CheckpointError, match=r"evil\.pth"):
         load_checkpoint(build_fusion_model("tiny"), tmp_path / "evil.pth")
 
 

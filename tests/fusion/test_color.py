@@ -16,7 +16,9 @@ from tsjnet_plugin.fusion.color import (
 
 
 def test_known_colours():
-    colours = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]).T.reshape(1, 3, 1, 3)
+    colours = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]).T.reshape(
+        1, 3, 1, 3
+    )
     ycbcr = rgb_to_ycbcr(colours)[0, :, 0]
     torch.testing.assert_close(ycbcr[:, 0], torch.tensor([1.0, 0.5, 0.5]))  # white: no chroma
     assert ycbcr[0, 1].item() == pytest.approx(0.299)  # red luma

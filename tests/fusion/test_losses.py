@@ -42,7 +42,10 @@ def test_intensity_and_gradient_losses_by_hand():
 
 def test_ssim_map_center_pixel_by_hand():
     torch.manual_seed(1)
-    x, y = torch.rand(1, 1, 11, 11, dtype=torch.float64), torch.rand(1, 1, 11, 11, dtype=torch.float64)
+    x, y = (
+        torch.rand(1, 1, 11, 11, dtype=torch.float64),
+        torch.rand(1, 1, 11, 11, dtype=torch.float64),
+    )
     w = gaussian_window(11, 1.5, torch.float64)[0, 0]
     assert w.sum().item() == pytest.approx(1.0)
     mx, my = (w * x[0, 0]).sum(), (w * y[0, 0]).sum()
@@ -62,7 +65,9 @@ def test_ssim_of_identical_images_is_one_and_drops_for_inverted():
 
 def test_gradient_weighted_ssim_weights():
     vis = torch.rand(1, 1, 32, 32)
-    flat = torch.zeros_like(vis)  # no Sobel response (zero padding): all weight on the visible image
+    flat = torch.zeros_like(
+        vis
+    )  # no Sobel response (zero padding): all weight on the visible image
     loss = GradientWeightedSSIMLoss()(vis, vis, flat)
     assert loss.item() == pytest.approx(0.0, abs=1e-5)
 
@@ -78,7 +83,14 @@ def test_total_loss_terms_and_weights():
     ir, vis = torch.rand(2, 1, 64, 64), torch.rand(2, 1, 64, 64)
     out = model(ir, vis, with_aux=True)
     losses = TSJFusionLoss()(out, ir, vis)
-    assert set(losses) == {"loss_int", "loss_grad", "loss_ssim", "loss_div", "loss_rec_vis", "loss_rec_ir"}
+    assert set(losses) == {
+        "loss_int",
+        "loss_grad",
+        "loss_ssim",
+        "loss_div",
+        "loss_rec_vis",
+        "loss_rec_ir",
+    }
     expected_rec = 6 * torch.mean((out.recon_vis - vis) ** 2)
     assert losses["loss_rec_vis"].item() == pytest.approx(expected_rec.item(), rel=1e-5)
     assert FusionLossWeights() == FusionLossWeights(20, 20, 10, 0.1, 6, 1)

@@ -1,5 +1,6 @@
 """OpenMMLab adapter: `import tsjnet_plugin.mm` (or `custom_imports=dict(imports=['tsjnet_plugin.mm'])`
-in a config) registers the plugin's datasets and transforms in mmengine's root registries."""
+in a config) registers the plugin's datasets, transforms, fusion preprocessor and backbone, joint
+model, hooks, metrics and inferencer in mmengine's root registries."""
 
 from .datasets import TSJPairDataset
 from .transforms import ApplyToVisible, LoadIRVisPair, LoadPairSegLabel, split_pair
@@ -10,4 +11,23 @@ __all__ = [
     "LoadPairSegLabel",
     "TSJPairDataset",
     "split_pair",
+]
+
+from .backbone import TSJFusionBackbone
+from .hooks import TSJFusionLossHook, TSJNumClassCheckHook, TSJScheduleHook
+from .inference import TSJInferencer
+from .joint_model import TSJJointModel
+from .metrics import TSJFusionMetric, TSJTaskMetric
+from .preprocessor import TSJFusionPreprocessor
+
+__all__ += [
+    "TSJFusionBackbone",
+    "TSJFusionLossHook",
+    "TSJFusionMetric",
+    "TSJFusionPreprocessor",
+    "TSJInferencer",
+    "TSJJointModel",
+    "TSJNumClassCheckHook",
+    "TSJScheduleHook",
+    "TSJTaskMetric",
 ]
