@@ -1,6 +1,10 @@
 # Stock mmdet Faster R-CNN with the TSJNet fusion preprocessor dropped in, trained on the
 # embedded synthetic IR/visible pairs (96x128) on CPU.
-_base_ = "./det_faster-rcnn_r18_fpn_tsj.py"
+_base_ = [
+    "./det_faster-rcnn_r18_fpn_tsj.py",
+    "./_base_/datasets/tsj_synthetic_pairs_96x128.py",
+    "./_base_/tsj_cpu_runtime.py",
+]
 
 # --- Add TSJNet (docs/mm.md) ---
 custom_imports = dict(imports=["tsjnet_plugin.mm"])
@@ -14,50 +18,14 @@ model = dict(
 )
 custom_hooks = [dict(type="TSJFusionLossHook")]
 
-# --- Data: the pair is one 4-channel image (B, G, R, IR) from LoadIRVisPair ---
-dataset = dict(
-    type="TSJPairDataset",
-    reader="synthetic",
-    data_root="datasets/synthetic_96x128",  # written on first use
-    reader_args=dict(num_train=16, num_test=4, height=96, width=128),
-    task="det",
-)
-train_pipeline = [
-    dict(type="LoadIRVisPair"),
-    dict(type="LoadAnnotations", with_bbox=True),
-    dict(type="RandomFlip", prob=0.5),
-    dict(type="PackDetInputs"),
-]
-test_pipeline = [
-    dict(type="LoadIRVisPair"),
-    dict(type="Resize", scale=(128, 96), keep_ratio=True),
-    dict(type="LoadAnnotations", with_bbox=True),
-    dict(
-        type="PackDetInputs",
-        meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor"),
-    ),
-]
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(_delete_=True, split="train", pipeline=train_pipeline, **dataset),
-)
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(_delete_=True, split="test", test_mode=True, pipeline=test_pipeline, **dataset),
-)
-test_dataloader = val_dataloader
-val_evaluator = [
-    dict(type="VOCMetric", metric="mAP", eval_mode="area"),
-    dict(type="TSJFusionMetric"),
-]
-test_evaluator = val_evaluator
+# --- Data: the synthetic pairs, detection pipelines (_base_/datasets/) ---
+train_dataloader = _base_.tsj_dataloaders.det.train
+val_dataloader = test_dataloader = _base_.tsj_dataloaders.det.test
+val_evaluator = test_evaluator = _base_.tsj_evaluators.det
 
-train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", max_iters=200, val_interval=100)
-param_scheduler = [dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=20)]
+# --- Schedule: 200 iterations on CPU (_base_/tsj_cpu_runtime.py) ---
+train_cfg = dict(_delete_=True, **_base_.tsj_train_cfg)  # the stock loop is epoch-based
+param_scheduler = _base_.tsj_warmup
 optim_wrapper = dict(optimizer=dict(lr=0.01))
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100), logger=dict(interval=10))
-log_processor = dict(by_epoch=False)
+default_hooks = _base_.tsj_default_hooks
+log_processor = _base_.tsj_log_processor

@@ -1,7 +1,11 @@
 # Joint model: one TSJNet fusion trunk shared by a stock mmdet Faster R-CNN and a stock mmseg
 # DeepLabV3+ (each inherited from its stock config via mmdet::/mmseg:: in the files named
 # below), trained on the embedded synthetic IR/visible pairs (96x128) on CPU.
-_base_ = "mmdet::_base_/default_runtime.py"
+_base_ = [
+    "mmdet::_base_/default_runtime.py",
+    "./_base_/datasets/tsj_synthetic_pairs_96x128.py",
+    "./_base_/tsj_cpu_runtime.py",
+]
 
 custom_imports = dict(imports=["tsjnet_plugin.mm"])
 model = dict(
@@ -17,13 +21,7 @@ custom_hooks = [dict(type="TSJScheduleHook"), dict(type="TSJNumClassCheckHook")]
 model_wrapper_cfg = dict(type="MMDistributedDataParallel", find_unused_parameters=True)
 
 # --- Data: one sample carries boxes and the segmentation label ---
-dataset = dict(
-    type="TSJPairDataset",
-    reader="synthetic",
-    data_root="datasets/synthetic_96x128",  # written on first use
-    reader_args=dict(num_train=16, num_test=4, height=96, width=128),
-    task="joint",
-)
+dataset = dict(task="joint", **_base_.tsj_synthetic_pairs)
 image_scale = (128, 96)  # (W, H) of the test resize
 train_pipeline = [
     dict(type="LoadIRVisPair"),
@@ -64,7 +62,8 @@ val_evaluator = [
 ]
 test_evaluator = val_evaluator
 
-train_cfg = dict(type="IterBasedTrainLoop", max_iters=200, val_interval=100)
+# --- Schedule: 200 iterations on CPU (_base_/tsj_cpu_runtime.py) ---
+train_cfg = _base_.tsj_train_cfg
 val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
 optim_wrapper = dict(
@@ -72,6 +71,6 @@ optim_wrapper = dict(
     optimizer=dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=1e-4),
     clip_grad=dict(max_norm=35, norm_type=2),
 )
-param_scheduler = [dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=20)]
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100), logger=dict(interval=10))
-log_processor = dict(by_epoch=False)
+param_scheduler = _base_.tsj_warmup
+default_hooks = _base_.tsj_default_hooks
+log_processor = _base_.tsj_log_processor

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny_msrs
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data import transforms as T
@@ -21,51 +22,14 @@ from tsjnet_plugin.d2 import (
 )
 from tsjnet_plugin.d2.data import DATASETS_ENV
 from tsjnet_plugin.data import DatasetError, read_msrs
-from tsjnet_plugin.data.labels import write_voc_xml
 
-HEIGHT, WIDTH = 64, 80
-BOX = (12, 10, 36, 30)  # x1, y1, x2, y2: a bright "person" in IR and visible, class 1 in seg
-THING_CLASSES = ("person", "car")
-STUFF_CLASSES = ("background", "person", "car")
 # IR levels: 8-bit (sample "a", uint8 resize path) and 16-bit (sample "b", float path)
 IR_LEVELS = {"a": (20, 250, np.uint8), "b": (5000, 60000, np.uint16)}
-VIS_BACKGROUND, VIS_BOX = (20, 20, 20), (250, 240, 230)  # RGB
-
-
-def _write_msrs(root: Path) -> Path:
-    """A two-sample MSRS layout whose images hold the same bright box in every modality."""
-    split = root / "train"
-    for sub in ("ir", "vi", "Segmentation_labels", "Annotations"):
-        (split / sub).mkdir(parents=True)
-    x1, y1, x2, y2 = BOX
-    for stem, (low, high, dtype) in IR_LEVELS.items():
-        ir = np.full((HEIGHT, WIDTH), low, dtype)
-        ir[y1:y2, x1:x2] = high
-        Image.fromarray(ir).save(split / "ir" / f"{stem}.png")
-        vis = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-        vis[:] = VIS_BACKGROUND
-        vis[y1:y2, x1:x2] = VIS_BOX
-        Image.fromarray(vis).save(split / "vi" / f"{stem}.png")
-        seg = np.zeros((HEIGHT, WIDTH), np.uint8)
-        seg[y1:y2, x1:x2] = 1
-        Image.fromarray(seg).save(split / "Segmentation_labels" / f"{stem}.png")
-        write_voc_xml(
-            split / "Annotations" / f"{stem}.xml",
-            f"{stem}.png",
-            HEIGHT,
-            WIDTH,
-            np.array([BOX], np.float32),
-            np.array([0]),
-            THING_CLASSES,
-        )
-    (root / "classes.txt").write_text("\n".join(THING_CLASSES) + "\n")
-    (root / "seg_classes.txt").write_text("\n".join(STUFF_CLASSES) + "\n")
-    return root
 
 
 @pytest.fixture
 def msrs_root(tmp_path: Path) -> Path:
-    return _write_msrs(tmp_path / "MSRS")
+    return tiny_msrs.write_msrs(tmp_path / "MSRS", IR_LEVELS)
 
 
 @pytest.fixture
@@ -92,19 +56,19 @@ def test_d2_dicts_and_metadata(msrs_root, catalog):
     first = dicts[0]
     assert first["file_name"] == str(msrs_root / "train" / "vi" / "a.png")
     assert first["ir_file_name"] == str(msrs_root / "train" / "ir" / "a.png")
-    assert (first["height"], first["width"]) == (HEIGHT, WIDTH)
+    assert (first["height"], first["width"]) == (tiny_msrs.HEIGHT, tiny_msrs.WIDTH)
     assert first["sem_seg_file_name"].endswith("Segmentation_labels/a.png")
     assert first["annotations"] == [
         {
-            "bbox": list(map(float, BOX)),
+            "bbox": list(map(float, tiny_msrs.BOX)),
             "bbox_mode": BoxMode.XYXY_ABS,
             "category_id": 0,
             "iscrowd": 0,
         }
     ]
     meta = MetadataCatalog.get("tsj_test_d2_dicts")
-    assert meta.thing_classes == list(THING_CLASSES)
-    assert meta.stuff_classes == list(STUFF_CLASSES)
+    assert meta.thing_classes == list(tiny_msrs.THING_CLASSES)
+    assert meta.stuff_classes == list(tiny_msrs.STUFF_CLASSES)
     assert meta.ignore_label == 255
     assert meta.evaluator_type == "tsj_pair"
     assert meta.modalities == ("visible", "infrared")
@@ -148,10 +112,10 @@ def test_d2_mapper_keeps_pair_aligned(msrs_root, catalog, stem):
     assert ir.shape == (1, 96, 120) and ir.dtype == np.float32
     assert 0.0 <= ir.min() and ir.max() <= 1.0
     assert sem_seg.shape == (96, 120) and sem_seg.dtype == np.int64
-    assert image[:, 30, 84].tolist() == list(VIS_BOX)  # RGB order, inside the moved box
+    assert image[:, 30, 84].tolist() == list(tiny_msrs.VIS_BOX)  # RGB order, inside the moved box
     low, high, dtype = IR_LEVELS[stem]
     scale = np.iinfo(dtype).max
-    vis_box = _bright(image[0], VIS_BACKGROUND[0], VIS_BOX[0])
+    vis_box = _bright(image[0], tiny_msrs.VIS_BACKGROUND[0], tiny_msrs.VIS_BOX[0])
     ir_box = _bright(ir[0], low / scale, high / scale)
     np.testing.assert_array_equal(ir_box, vis_box)
     np.testing.assert_array_equal(sem_seg == 1, vis_box)
@@ -163,7 +127,7 @@ def test_d2_mapper_keeps_pair_aligned(msrs_root, catalog, stem):
     np.testing.assert_allclose(instances.gt_boxes.tensor.numpy(), [[66, 15, 102, 45]])
     assert instances.gt_classes.tolist() == [0]
     assert instances.image_size == (96, 120)
-    assert (out["height"], out["width"]) == (HEIGHT, WIDTH)
+    assert (out["height"], out["width"]) == (tiny_msrs.HEIGHT, tiny_msrs.WIDTH)
     assert out["ir_file_name"] == dataset_dict["ir_file_name"]
 
 
@@ -207,7 +171,7 @@ def test_d2_missing_partner_raises_naming_file(msrs_root, catalog):
 
 def test_d2_out_of_range_seg_value_raises_naming_file(msrs_root):
     seg_path = msrs_root / "train" / "Segmentation_labels" / "a.png"
-    Image.fromarray(np.full((HEIGHT, WIDTH), 7, np.uint8)).save(seg_path)
+    Image.fromarray(np.full((tiny_msrs.HEIGHT, tiny_msrs.WIDTH), 7, np.uint8)).save(seg_path)
     dataset_dict = pair_dataset_to_dicts(read_msrs(msrs_root))[0]
     mapper = PairDatasetMapper(is_train=False, augmentations=[])
     with pytest.raises(DatasetError, match=rf"{seg_path}: segmentation values \[7\]"):

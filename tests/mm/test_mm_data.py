@@ -8,12 +8,12 @@ import mmdet.registry
 import mmseg.registry
 import numpy as np
 import pytest
+import tiny_msrs
 import torch
 from mmengine.registry import DATASETS, TRANSFORMS, DefaultScope
 from PIL import Image
 
 from tsjnet_plugin.data import DatasetError
-from tsjnet_plugin.data.labels import write_voc_xml
 from tsjnet_plugin.mm import (
     ApplyToVisible,
     LoadIRVisPair,
@@ -22,12 +22,7 @@ from tsjnet_plugin.mm import (
     split_pair,
 )
 
-HEIGHT, WIDTH = 64, 80
-BOX = (12, 10, 36, 30)  # x1, y1, x2, y2: a bright "person" in IR and visible, class 1 in seg
-THING_CLASSES = ("person", "car")
-STUFF_CLASSES = ("background", "person", "car")
-IR_LOW, IR_HIGH = 5000, 60000  # 16-bit IR
-VIS_BACKGROUND, VIS_BOX = (20, 20, 20), (250, 240, 230)  # RGB
+IR_LOW, IR_HIGH = 5000, 60000  # 16-bit IR in both samples
 # 64x80 -> 96x120 (x1.5), then mirrored in the 120-pixel width
 MOVED_BOX = (66, 15, 102, 45)
 RESIZE_FLIP = [
@@ -36,40 +31,11 @@ RESIZE_FLIP = [
 ]
 
 
-def _write_msrs(root: Path) -> Path:
-    """A two-sample MSRS layout whose images hold the same bright box in every modality."""
-    split = root / "train"
-    for sub in ("ir", "vi", "Segmentation_labels", "Annotations"):
-        (split / sub).mkdir(parents=True)
-    x1, y1, x2, y2 = BOX
-    for stem in ("a", "b"):
-        ir = np.full((HEIGHT, WIDTH), IR_LOW, np.uint16)
-        ir[y1:y2, x1:x2] = IR_HIGH
-        Image.fromarray(ir).save(split / "ir" / f"{stem}.png")
-        vis = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-        vis[:] = VIS_BACKGROUND
-        vis[y1:y2, x1:x2] = VIS_BOX
-        Image.fromarray(vis).save(split / "vi" / f"{stem}.png")
-        seg = np.zeros((HEIGHT, WIDTH), np.uint8)
-        seg[y1:y2, x1:x2] = 1
-        Image.fromarray(seg).save(split / "Segmentation_labels" / f"{stem}.png")
-        write_voc_xml(
-            split / "Annotations" / f"{stem}.xml",
-            f"{stem}.png",
-            HEIGHT,
-            WIDTH,
-            np.array([BOX], np.float32),
-            np.array([0]),
-            THING_CLASSES,
-        )
-    (root / "classes.txt").write_text("\n".join(THING_CLASSES) + "\n")
-    (root / "seg_classes.txt").write_text("\n".join(STUFF_CLASSES) + "\n")
-    return root
-
-
 @pytest.fixture
 def msrs_root(tmp_path: Path) -> Path:
-    return _write_msrs(tmp_path / "MSRS")
+    return tiny_msrs.write_msrs(
+        tmp_path / "MSRS", dict.fromkeys("ab", (IR_LOW, IR_HIGH, np.uint16))
+    )
 
 
 def _build(scope: str, **cfg):
@@ -88,8 +54,8 @@ def _check_pair_aligned(inputs: torch.Tensor, seg: np.ndarray) -> None:
     """inputs [4, 96, 120] (B, G, R, IR) in [0, 255]: box moved alike in every channel."""
     assert inputs.shape == (4, 96, 120) and inputs.dtype == torch.float32
     vis_bgr, ir = split_pair(inputs)
-    assert vis_bgr[:, 30, 84].tolist() == list(VIS_BOX[::-1])  # BGR, inside the moved box
-    vis_box = _bright(vis_bgr[2], VIS_BACKGROUND[0], VIS_BOX[0])
+    assert vis_bgr[:, 30, 84].tolist() == list(tiny_msrs.VIS_BOX[::-1])  # BGR, inside the moved box
+    vis_box = _bright(vis_bgr[2], tiny_msrs.VIS_BACKGROUND[0], tiny_msrs.VIS_BOX[0])
     ir_box = _bright(ir[0], IR_LOW * 255 / 65535, IR_HIGH * 255 / 65535)
     np.testing.assert_array_equal(ir_box, vis_box)
     np.testing.assert_array_equal(seg == 1, vis_box)
@@ -113,19 +79,28 @@ def test_mm_data_list_and_metainfo_per_task(msrs_root):
     assert info["img_path"] == str(msrs_root / "train" / "vi" / "a.png")
     assert info["ir_path"] == str(msrs_root / "train" / "ir" / "a.png")
     assert info["seg_map_path"] == str(msrs_root / "train" / "Segmentation_labels" / "a.png")
-    assert info["instances"] == [{"bbox": list(map(float, BOX)), "bbox_label": 0, "ignore_flag": 0}]
-    assert (info["img_id"], info["height"], info["width"]) == ("a", HEIGHT, WIDTH)
+    assert info["instances"] == [
+        {"bbox": list(map(float, tiny_msrs.BOX)), "bbox_label": 0, "ignore_flag": 0}
+    ]
+    assert (info["img_id"], info["height"], info["width"]) == (
+        "a",
+        tiny_msrs.HEIGHT,
+        tiny_msrs.WIDTH,
+    )
     assert info["reduce_zero_label"] is False and info["seg_fields"] == []
     meta = joint.metainfo
-    assert meta["classes"] == THING_CLASSES
-    assert meta["det_classes"] == THING_CLASSES and meta["seg_classes"] == STUFF_CLASSES
-    assert len(meta["seg_palette"]) == len(STUFF_CLASSES)
+    assert meta["classes"] == tiny_msrs.THING_CLASSES
+    assert (
+        meta["det_classes"] == tiny_msrs.THING_CLASSES
+        and meta["seg_classes"] == tiny_msrs.STUFF_CLASSES
+    )
+    assert len(meta["seg_palette"]) == len(tiny_msrs.STUFF_CLASSES)
     assert meta["modalities"] == ("visible", "infrared")
     seg = _build("mmseg", reader="msrs", data_root=str(msrs_root), task="seg", lazy_init=True)
-    assert seg.metainfo["classes"] == STUFF_CLASSES  # known before full_init
+    assert seg.metainfo["classes"] == tiny_msrs.STUFF_CLASSES  # known before full_init
     assert seg.metainfo["palette"] == seg.metainfo["seg_palette"]
     det = _build("mmdet", reader="msrs", data_root=str(msrs_root), task="det")
-    assert det.metainfo["classes"] == THING_CLASSES
+    assert det.metainfo["classes"] == tiny_msrs.THING_CLASSES
     with pytest.raises(ValueError, match="has no splits"):
         TSJPairDataset(reader="m3fd", split="train", data_root=str(msrs_root))
 
@@ -173,7 +148,7 @@ def test_mm_apply_to_visible_leaves_ir_untouched(msrs_root):
     dataset = _build("mmdet", reader="msrs", data_root=str(msrs_root), pipeline=pipeline)
     loaded = LoadIRVisPair()(dataset.get_data_info(0))["img"]
     img = dataset[0]["img"]
-    assert img.shape == (HEIGHT, WIDTH, 4) and img.dtype == np.float32
+    assert img.shape == (tiny_msrs.HEIGHT, tiny_msrs.WIDTH, 4) and img.dtype == np.float32
     np.testing.assert_array_equal(img[..., 3], loaded[..., 3])
 
 
@@ -182,7 +157,7 @@ def test_mm_load_pair_seg_label_checks_values(msrs_root):
     dataset = TSJPairDataset(reader="msrs", data_root=str(msrs_root))
     info = dataset.get_data_info(0)
     assert (LoadPairSegLabel()(dict(info))["gt_seg_map"] == 1).sum() == 24 * 20
-    Image.fromarray(np.full((HEIGHT, WIDTH), 7, np.uint8)).save(seg_path)
+    Image.fromarray(np.full((tiny_msrs.HEIGHT, tiny_msrs.WIDTH), 7, np.uint8)).save(seg_path)
     with pytest.raises(DatasetError, match=rf"{seg_path}: segmentation values \[7\]"):
         LoadPairSegLabel()(dict(info))
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
-from mmengine.registry import DATASETS, MODELS, init_default_scope
+from mmengine.registry import MODELS
 from mmengine.structures import PixelData
 from PIL import Image
+from synthetic_batches import synthetic_batch
 
 from tsjnet_plugin.metrics import evaluate_fusion
 from tsjnet_plugin.mm import TSJFusionMetric, TSJInferencer
@@ -21,6 +21,11 @@ from tsjnet_plugin.mm.hooks import attach_fusion_loss_collector
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "mm"
 HEIGHT, WIDTH = 64, 80
 SYNTHETIC = dict(num_train=2, num_test=2, height=HEIGHT, width=WIDTH)
+SEG_PIPELINE = [
+    dict(type="LoadIRVisPair"),
+    dict(type="LoadPairSegLabel"),
+    dict(type="PackSegInputs"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,23 +34,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _seg_batch(root: Path) -> dict:
-    init_default_scope("mmseg")
-    dataset = DATASETS.build(
-        dict(
-            type="TSJPairDataset",
-            reader="synthetic",
-            data_root=str(root),
-            reader_args=SYNTHETIC,
-            task="seg",
-            split="train",
-            pipeline=[
-                dict(type="LoadIRVisPair"),
-                dict(type="LoadPairSegLabel"),
-                dict(type="PackSegInputs"),
-            ],
-        )
-    )
-    return pseudo_collate([dataset[0], dataset[1]])
+    return synthetic_batch(root, "mmseg", "seg", SEG_PIPELINE, SYNTHETIC, indices=(0, 1))
 
 
 def test_mm_fusion_backbone_with_documented_mean_std_trains(data_root):

@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from mmengine.dataset import pseudo_collate
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
-from mmengine.registry import DATASETS, MODELS, init_default_scope
+from mmengine.registry import MODELS, init_default_scope
+from synthetic_batches import synthetic_batch
 
 import tsjnet_plugin.mm  # noqa: F401  (registers the plugin)
 
@@ -51,19 +51,10 @@ def build_model(mode: str) -> torch.nn.Module:
 
 
 def load_batch(root: Path, start: int, size: int = 2) -> dict:
-    init_default_scope("mmdet")
-    dataset = DATASETS.build(
-        dict(
-            type="TSJPairDataset",
-            reader="synthetic",
-            data_root=str(root),
-            reader_args=dict(num_train=4, num_test=0, height=HEIGHT, width=WIDTH),
-            task="joint",
-            split="train",
-            pipeline=PIPELINE,
-        )
+    reader_args = dict(num_train=4, num_test=0, height=HEIGHT, width=WIDTH)
+    return synthetic_batch(
+        root, "mmdet", "joint", PIPELINE, reader_args, range(start, start + size)
     )
-    return pseudo_collate([dataset[i] for i in range(start, start + size)])
 
 
 def sgd(model: torch.nn.Module, lr: float = 1e-3) -> OptimWrapper:

@@ -22,14 +22,12 @@ import torch
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS, DefaultScope
 
-from .preprocessor import PIXEL_MAX, FusionFrontEnd, FusionLossSource
-from .transforms import PAIR_CHANNELS
+from .preprocessor import PIXEL_MAX, FusionFrontEnd, FusionLossSource, check_unit_pair_batch
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "TSJFusionBackbone", "build_registered"]
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255: what torchvision/mm ResNets expect
 IMAGENET_STD = (58.395, 57.12, 57.375)
-_RANGE_TOLERANCE = 1e-3
 
 
 def build_registered(cfg: dict, owner: str, key: str) -> Any:
@@ -88,17 +86,7 @@ class TSJFusionBackbone(FusionLossSource, BaseModule):
 
     def forward(self, x: torch.Tensor) -> Any:
         """Fuse the pair in `x` ([B, 4, H, W], (B, G, R, IR) in [0, 1]) and run the backbone."""
-        if x.dim() != 4 or x.shape[1] != len(PAIR_CHANNELS):
-            raise ValueError(
-                f"TSJFusionBackbone expects [B, 4, H, W] with channels {PAIR_CHANNELS}, got "
-                f"{tuple(x.shape)}: load pairs with LoadIRVisPair"
-            )
-        low, high = float(x.min()), float(x.max())
-        if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
-            raise ValueError(
-                f"TSJFusionBackbone expects inputs in [0, 1], got [{low:.3g}, {high:.3g}]: set "
-                "the data preprocessor to mean=[0.0], std=[255.0], bgr_to_rgb=False"
-            )
+        check_unit_pair_batch(x, "TSJFusionBackbone")
         batch = self.front_end(x, with_loss=self.training)
         self._keep_losses(batch.losses)
         image = batch.rgb if self.to_rgb else batch.rgb.flip(1)

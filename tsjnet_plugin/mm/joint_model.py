@@ -34,8 +34,7 @@ from mmengine.structures import BaseDataElement, PixelData
 from tsjnet_plugin.schedule import TaskSchedule, build_schedule
 
 from .backbone import build_registered
-from .preprocessor import FUSION_PREFIX, FusionFrontEnd, rgb_to_bgr255
-from .transforms import PAIR_CHANNELS
+from .preprocessor import FUSION_PREFIX, FusionFrontEnd, check_unit_pair_batch, rgb_to_bgr255
 
 __all__ = ["DEFAULT_PAIR_PREPROCESSOR", "TASK_PREFIXES", "TSJJointModel", "load_model_config"]
 
@@ -51,7 +50,6 @@ DEFAULT_PAIR_PREPROCESSOR = dict(
     seg_pad_value=255,
 )
 TASK_PREFIXES = {"det": "det.", "seg": "seg."}
-_RANGE_TOLERANCE = 1e-3
 
 
 def load_model_config(model: dict | str, key: str) -> ConfigDict:
@@ -174,7 +172,7 @@ class TSJJointModel(BaseModel):
         if mode == "predict":
             return self.predict(inputs, data_samples)
         if mode == "tensor":
-            return self.fusion(self._check_pair(inputs)).rgb
+            return self.fusion(check_unit_pair_batch(inputs, "TSJJointModel")).rgb
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
     def loss(self, inputs: torch.Tensor, data_samples: list[BaseDataElement]) -> dict:
@@ -202,7 +200,7 @@ class TSJJointModel(BaseModel):
         unknown = sorted(set(tasks) - set(self.tasks))
         if unknown:
             raise ValueError(f"tasks {unknown} not in this model's tasks {self.tasks}")
-        batch = self.fusion(self._check_pair(inputs), with_loss=True)
+        batch = self.fusion(check_unit_pair_batch(inputs, "TSJJointModel"), with_loss=True)
         losses: dict[str, Any] = {FUSION_PREFIX + k: v for k, v in batch.losses.items()}
         images = list(rgb_to_bgr255(batch.rgb).unbind(0))
         for task in tasks:
@@ -217,7 +215,7 @@ class TSJJointModel(BaseModel):
         self, inputs: torch.Tensor, data_samples: list[BaseDataElement]
     ) -> list[BaseDataElement]:
         """Detections, segmentation and the fused image per sample (class docstring)."""
-        batch = self.fusion(self._check_pair(inputs))
+        batch = self.fusion(check_unit_pair_batch(inputs, "TSJJointModel"))
         images = list(rgb_to_bgr255(batch.rgb).unbind(0))
         results = list(data_samples)
         if self.detector is not None:
@@ -234,21 +232,6 @@ class TSJJointModel(BaseModel):
             height, width = result.metainfo.get("img_shape", y.shape[-2:])[:2]
             result.pred_fusion = PixelData(fused=y[:, :height, :width], rgb=rgb[:, :height, :width])
         return results
-
-    @staticmethod
-    def _check_pair(inputs: torch.Tensor) -> torch.Tensor:
-        if inputs.dim() != 4 or inputs.shape[1] != len(PAIR_CHANNELS):
-            raise ValueError(
-                f"TSJJointModel expects inputs [B, 4, H, W] with channels {PAIR_CHANNELS}, got "
-                f"{tuple(inputs.shape)}: load pairs with LoadIRVisPair"
-            )
-        low, high = float(inputs.min()), float(inputs.max())
-        if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
-            raise ValueError(
-                f"TSJJointModel expects its data_preprocessor to give [0, 1], got [{low:.3g}, "
-                f"{high:.3g}]: use mean=[0.0], std=[255.0], bgr_to_rgb=False"
-            )
-        return inputs
 
     @staticmethod
     def _task_samples(

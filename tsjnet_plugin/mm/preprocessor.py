@@ -45,11 +45,13 @@ __all__ = [
     "FusionFrontEnd",
     "FusionLossSource",
     "TSJFusionPreprocessor",
+    "check_unit_pair_batch",
     "rgb_to_bgr255",
 ]
 
 FUSION_PREFIX = "fuse."
 PIXEL_MAX = 255.0
+_RANGE_TOLERANCE = 1e-3
 
 
 class FusedBatch(NamedTuple):
@@ -171,6 +173,24 @@ def rgb_to_bgr255(rgb: torch.Tensor) -> torch.Tensor:
     """[..., 3, H, W] RGB in [0, 1] -> [..., 3, H, W] BGR in [0, 255] (differentiable): the
     layout stock pipelines pack for stock data preprocessors."""
     return rgb.flip(-3) * PIXEL_MAX
+
+
+def check_unit_pair_batch(pair: torch.Tensor, owner: str) -> torch.Tensor:
+    """`pair`, after checking it is [B, 4, H, W] (`PAIR_CHANNELS`) in [0, 1] (up to a small
+    tolerance): what a stock data preprocessor with mean=[0.0], std=[255.0], bgr_to_rgb=False
+    makes of the packed pairs. `owner` names the module in the errors."""
+    if pair.dim() != 4 or pair.shape[1] != len(PAIR_CHANNELS):
+        raise ValueError(
+            f"{owner} expects inputs [B, 4, H, W] with channels {PAIR_CHANNELS}, got "
+            f"{tuple(pair.shape)}: load pairs with LoadIRVisPair"
+        )
+    low, high = float(pair.min()), float(pair.max())
+    if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
+        raise ValueError(
+            f"{owner} expects inputs in [0, 1], got [{low:.3g}, {high:.3g}]: set its data "
+            "preprocessor to mean=[0.0], std=[255.0], bgr_to_rgb=False"
+        )
+    return pair
 
 
 def _check_pair_inputs(inputs: Sequence[torch.Tensor]) -> None:

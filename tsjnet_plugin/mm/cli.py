@@ -1,0 +1,73 @@
+"""What `tools/train_mm.py` and `tools/test_mm.py` share: the common command-line options, the
+config with them applied, and the runner it describes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+from collections.abc import Sequence
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+__all__ = ["allow_checkpoint_unpickling", "build_runner", "load_config", "mm_parser", "parse_args"]
+
+
+def mm_parser(description: str, cfg_options_example: str) -> argparse.ArgumentParser:
+    """A parser with the options both tools take: CONFIG, --work-dir, --cfg-options, --launcher,
+    --local_rank. Each tool adds its own (train: --resume, --amp; test: CHECKPOINT)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("config", help="config file path")
+    parser.add_argument("--work-dir", help="where logs (and checkpoints, when training) go")
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=DictAction,
+        help=f"override config keys, e.g. {cfg_options_example}",
+    )
+    parser.add_argument(
+        "--launcher",
+        choices=["none", "pytorch", "slurm", "mpi"],
+        default="none",
+        help="job launcher",
+    )
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, with LOCAL_RANK set from --local_rank unless already set."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    return args
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config file with --launcher, --cfg-options and --work-dir applied (default work dir:
+    ./work_dirs/<config name>)."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get("work_dir") is None:
+        cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def allow_checkpoint_unpickling() -> None:
+    """Let `torch.load` unpickle the checkpoint the config or the command line names.
+
+    mmengine 0.10.7 calls torch.load without weights_only, and its checkpoints hold numpy and
+    mmengine objects that torch >= 2.6's weights_only default refuses. Call this only for a
+    checkpoint the user named (and so trusts); an explicit setting in the environment wins.
+    """
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The config's runner: `Runner.from_cfg`, or the registered `runner_type`."""
+    return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
