@@ -21,7 +21,7 @@ def sample_grid(
     record: PairRecord,
     thing_classes: Sequence[str],
     stuff_classes: Sequence[str],
-    min_score: float = 0.3,
+    min_score: float = 0.5,
 ):
     """Run ``predictor`` on one pair and return ``(grid image, prediction)``.
 
