@@ -5,12 +5,20 @@
 # Environment:
 #   PYTHON          interpreter to create the venv with (default: python3.11, else python3)
 #   VENV            venv folder (default: .venv at the repository root)
-#   DETECTRON2_SRC  pip source for detectron2 (default: upstream git); a local sdist path works
+#   DETECTRON2_SRC  pip source for detectron2 (default: ../shared/vendor/detectron2-*.tar.gz
+#                   beside the checkout if present, else upstream git); a local sdist path works
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 PY="$VENV/bin/python"
+# detectron2 has no registry release: an explicit DETECTRON2_SRC wins, then an upstream source
+# archive in ../shared/vendor beside the checkout (machines without GitHub), then upstream git.
+if [[ -z "${DETECTRON2_SRC:-}" ]]; then
+  for archive in "$ROOT"/../shared/vendor/detectron2-*.tar.gz; do
+    [[ -f "$archive" ]] && DETECTRON2_SRC="$archive"
+  done
+fi
 DETECTRON2_SRC="${DETECTRON2_SRC:-git+https://github.com/facebookresearch/detectron2.git@02b5c4e}"
 SETUPTOOLS_PIN="setuptools>=77.0.3,<81"
 CONSTRAINTS="$ROOT/requirements/constraints.txt"
