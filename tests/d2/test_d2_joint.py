@@ -322,3 +322,18 @@ def test_predictor_returns_everything_at_the_original_size(synthetic_root, tmp_p
     assert out["fused_gray"].shape == (64, 80)
     assert tuple(out["sem_seg"].shape) == (64, 80)
     assert out["instances"].image_size == (64, 80)
+
+
+def test_frozen_parts_stay_in_eval_mode(synthetic_root, tmp_path):
+    cfg = make_cfg(
+        synthetic_root,
+        tmp_path,
+        "configs/tsj_faster_rcnn_demo_cpu.yaml",
+        "MODEL.TSJNET.FREEZE",
+        "True",
+    )
+    model = build_model(cfg).train()
+    assert not model.fusion.training and model.detector.training and model.segmentor.training
+    assert all(not p.requires_grad for p in model.fusion.parameters())
+    optimizer = TSJTrainer.build_optimizer(cfg, model)
+    assert {g["name"] for g in optimizer.param_groups} == {"detector", "segmentor"}

@@ -6,6 +6,7 @@ import torch
 
 from tsjnet_plugin.fusion.attention import (
     NeighborhoodAttention2D,
+    _flex_block_mask,
     neighborhood_attention_flex,
     neighborhood_attention_torch,
     resolve_backend,
@@ -126,3 +127,43 @@ def test_module_natten_backend_matches_torch_backend_without_rpb():
     x = torch.randn(1, 9, 10, 16)
     with torch.no_grad():
         assert (ours(x) - theirs(x)).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("shape", [(16, 20, 7), (30, 17, 5), (9, 40, 3), (64, 64, 7)])
+def test_analytic_block_mask_covers_every_neighbourhood(shape):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    height, width, kernel_size = shape
+    ours = _flex_block_mask(height, width, kernel_size, "cpu")
+    length = height * width
+    reference = create_block_mask(ours.mask_mod, None, None, length, length, device="cpu")
+    ours_dense, reference_dense = ours.to_dense().bool(), reference.to_dense().bool()
+    assert ours_dense.shape == reference_dense.shape
+    assert not (reference_dense & ~ours_dense).any()  # no needed block is skipped
+    assert ours_dense.sum() <= 1.5 * reference_dense.sum()  # and few extra ones are visited
+
+
+def test_compiled_flex_path_matches_torch_path():
+    """The compiled kernel skips blocks outside the block mask, unlike eager flex."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    q, k, v = random_qkv(batch=1, heads=2, height=16, width=20, dim=16, dtype=torch.float32)
+    rpb = torch.randn(2, 13, 13)
+    block_mask = _flex_block_mask(16, 20, 7, "cpu")
+
+    def score_mod(score, b, h, q_idx, kv_idx):
+        dr = (kv_idx // 20 - q_idx // 20 + 6).clamp(0, 12)
+        dc = (kv_idx % 20 - q_idx % 20 + 6).clamp(0, 12)
+        return score + rpb[h, dr, dc]
+
+    compiled = torch.compile(flex_attention, dynamic=False)
+    flat = [t.reshape(1, 2, 320, 16) for t in (q, k, v)]
+    out = compiled(*flat, score_mod=score_mod, block_mask=block_mask, scale=1.0)
+    expected = neighborhood_attention_torch(q, k, v, 7, rpb)
+    assert (out.reshape(expected.shape) - expected).abs().max().item() < 1e-5
+
+
+def test_auto_keeps_narrow_heads_on_the_torch_path():
+    cuda = torch.device("cuda")
+    assert resolve_backend("auto", cuda, has_rpb=True, head_dim=8) == "torch"
+    assert resolve_backend("auto", cuda, has_rpb=True, head_dim=32) == "flex"

@@ -107,3 +107,16 @@ def test_total_loss_reaches_every_trainable_parameter():
     no_grad = [n for n, p in trainable.items() if p.grad is None or not torch.any(p.grad != 0)]
     assert not no_grad, no_grad
     assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
+
+
+def test_losses_stay_float32_under_autocast():
+    model = build_fusion_model("tiny").eval()
+    ir, vis = torch.rand(2, 1, 64, 64), torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        out = model(ir, vis, with_aux=True)
+        plain = TSJFusionLoss()(out, ir, vis)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = TSJFusionLoss()(out, ir, vis)
+    for name, value in plain.items():
+        assert mixed[name].dtype == torch.float32
+        assert mixed[name].item() == pytest.approx(value.item(), rel=1e-5), name

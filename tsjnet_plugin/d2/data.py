@@ -324,7 +324,7 @@ class PairDatasetMapper:
         transforms = self.augmentations(aug_input)
         image = aug_input.image
         image_shape = image.shape[:2]
-        ir = _transform_ir(transforms, ir)
+        ir = transform_ir(transforms, ir)
         if ir.shape != image_shape:
             raise RuntimeError(
                 f"{dataset_dict['ir_file_name']}: transforms {transforms} gave the IR shape "
@@ -385,7 +385,7 @@ def _annotation_arrays(annotations: list[dict[str, Any]]) -> tuple[np.ndarray, n
     return boxes, classes
 
 
-def _transform_ir(transforms: T.TransformList, ir: np.ndarray) -> np.ndarray:
+def transform_ir(transforms: T.TransformList, ir: np.ndarray) -> np.ndarray:
     """Apply `transforms` to an IR image [H, W] float32 in [0, 1]; returns the same kind.
 
     An IR on 8-bit levels (every value k / 255, as `read_ir` gives for 8-bit files) goes

@@ -187,6 +187,15 @@ class TSJNetJointModel(nn.Module):
             "drop_det_losses": tsj.DETECTOR.DROP_LOSSES,
         }
 
+    def train(self, mode: bool = True) -> TSJNetJointModel:
+        """Like ``nn.Module.train``, but frozen parts stay in eval mode (BatchNorm statistics and
+        dropout of a frozen network do not change)."""
+        super().train(mode)
+        for part in (self.fusion, self.detector, self.segmentor):
+            if part is not None and not any(p.requires_grad for p in part.parameters()):
+                part.eval()
+        return self
+
     @property
     def device(self) -> torch.device:
         return self._device_probe.device

@@ -15,6 +15,8 @@ from detectron2.modeling import build_model
 from tsjnet_plugin.data import read_ir, read_visible
 from tsjnet_plugin.fusion import ir_to_tensor, visible_to_tensor
 
+from .data import transform_ir
+
 
 class TSJPredictor:
     """Run a trained joint model on one (IR, visible) pair.
@@ -58,7 +60,7 @@ class TSJPredictor:
         height, width = ir01.shape
         transform = self.aug.get_transform(vis_rgb.permute(1, 2, 0).numpy())
         image = transform.apply_image(vis_rgb.permute(1, 2, 0).numpy())
-        ir_t = np.clip(transform.apply_image(ir01), 0.0, 1.0)
+        ir_t = transform_ir(T.TransformList([transform]), ir01)
         inputs = {
             "image": torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1))),
             "ir": torch.as_tensor(np.ascontiguousarray(ir_t), dtype=torch.float32)[None],

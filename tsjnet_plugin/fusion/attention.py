@@ -110,9 +110,40 @@ def neighborhood_attention_natten(
     return out.permute(0, 3, 1, 2, 4)
 
 
+FLEX_BLOCK = 128  # flex_attention's default sparse block size (tokens)
+FLEX_MIN_HEAD_DIM = 16  # compiled flex_attention kernels need head_dim >= 16
+RECOMPILE_LIMIT = 64  # one compiled graph per NAT level, batch size and grad mode
+
+
+def neighborhood_kv_blocks(height: int, width: int, kernel_size: int, block: int = FLEX_BLOCK):
+    """Key blocks each query block of a flattened ``height x width`` map can attend to.
+
+    Rows are flattened row-major; the clamped windows of the query rows ``r0..r1`` of one block
+    cover the key rows ``start(r0) .. start(r1) + k - 1`` (window starts are non-decreasing), so
+    the key blocks form one contiguous range. Computed in O(L / block), unlike
+    ``create_block_mask``, which evaluates the mask on all ``L x L`` pairs.
+
+    Returns:
+        ``(kv_num_blocks [1, 1, Q], kv_indices [1, 1, Q, K])`` int32 for ``BlockMask.from_kv_blocks``,
+        with ``Q = K = ceil(height * width / block)``.
+    """
+    length = height * width
+    num_blocks = -(-length // block)
+    starts = window_starts(height, kernel_size)
+    first_token = torch.arange(num_blocks) * block
+    last_token = torch.clamp(first_token + block, max=length) - 1
+    first_key = starts[first_token // width] * width
+    last_key = (starts[last_token // width] + kernel_size) * width - 1
+    lo, hi = first_key // block, last_key // block
+    counts = (hi - lo + 1).to(torch.int32)
+    indices = lo[:, None] + torch.arange(num_blocks)[None, :]
+    indices = torch.where(indices <= hi[:, None], indices, torch.zeros_like(indices))
+    return counts[None, None], indices.to(torch.int32)[None, None]
+
+
 @functools.lru_cache(maxsize=32)
 def _flex_block_mask(height: int, width: int, kernel_size: int, device: str):
-    from torch.nn.attention.flex_attention import create_block_mask
+    from torch.nn.attention.flex_attention import BlockMask
 
     row_start = window_starts(height, kernel_size, torch.device(device))
     col_start = window_starts(width, kernel_size, torch.device(device))
@@ -124,14 +155,26 @@ def _flex_block_mask(height: int, width: int, kernel_size: int, device: str):
         in_cols = (kc >= col_start[qc]) & (kc < col_start[qc] + kernel_size)
         return in_rows & in_cols
 
+    counts, indices = neighborhood_kv_blocks(height, width, kernel_size)
     length = height * width
-    return create_block_mask(mask_mod, None, None, length, length, device=device)
+    return BlockMask.from_kv_blocks(
+        counts.to(device),
+        indices.to(device),
+        BLOCK_SIZE=FLEX_BLOCK,
+        mask_mod=mask_mod,
+        seq_lengths=(length, length),
+    )
 
 
 @functools.lru_cache(maxsize=1)
 def _compiled_flex_attention():
     from torch.nn.attention.flex_attention import flex_attention
 
+    # Each NAT level, batch size and grad mode is its own graph; past dynamo's default limit (8)
+    # torch would silently run the unfused eager version, which materialises all L x L scores.
+    torch._dynamo.config.recompile_limit = max(
+        torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT
+    )
     return torch.compile(flex_attention, dynamic=False)
 
 
@@ -165,8 +208,11 @@ def neighborhood_attention_flex(
     return out.reshape(batch, heads, height, width, dim)
 
 
-def resolve_backend(backend: Backend, device: torch.device, has_rpb: bool) -> str:
-    """Concrete backend for ``backend`` on ``device`` (see the module docstring)."""
+def resolve_backend(
+    backend: Backend, device: torch.device, has_rpb: bool, head_dim: int = FLEX_MIN_HEAD_DIM
+) -> str:
+    """Concrete backend for ``backend`` on ``device`` (see the module docstring); ``auto`` keeps
+    the torch path for heads narrower than the compiled flex kernels support."""
     if backend not in BACKENDS:
         raise ValueError(
             f"unknown neighbourhood-attention backend {backend!r}; choose from {BACKENDS}"
@@ -181,7 +227,7 @@ def resolve_backend(backend: Backend, device: torch.device, has_rpb: bool) -> st
     if device.type != "cuda":
         return "torch"
     if has_rpb:
-        return "flex"
+        return "flex" if head_dim >= FLEX_MIN_HEAD_DIM else "torch"
     return "natten" if natten_available() else "torch"
 
 
@@ -194,7 +240,7 @@ def neighborhood_attention(
     backend: Backend = "auto",
 ) -> torch.Tensor:
     """Dispatch to a backend; arguments as in :func:`neighborhood_attention_torch`."""
-    chosen = resolve_backend(backend, q.device, rpb is not None)
+    chosen = resolve_backend(backend, q.device, rpb is not None, q.shape[-1])
     if chosen == "natten":
         return neighborhood_attention_natten(q, k, v, kernel_size)
     if chosen == "flex":

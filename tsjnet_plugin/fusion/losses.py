@@ -150,9 +150,15 @@ class TSJFusionLoss(nn.Module):
             ``{"loss_int", "loss_grad", "loss_ssim", "loss_div", "loss_rec_vis", "loss_rec_ir"}``
             (terms with weight 0 are left out), each a scalar tensor.
         """
+        with torch.autocast(outputs.fused.device.type, enabled=False):
+            return self._terms(outputs, ir.float(), vis_y.float())
+
+    def _terms(
+        self, outputs: FusionOutput, ir: torch.Tensor, vis_y: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        # float32 even under AMP: SSIM's E[x^2] - mu^2 loses the C2 = 9e-4 scale in float16.
         w = self.weights
         fused = outputs.fused.float()
-        ir, vis_y = ir.float(), vis_y.float()
         terms = {
             "loss_int": (w.intensity, lambda: self.intensity(fused, vis_y, ir)),
             "loss_grad": (w.gradient, lambda: self.gradient(fused, vis_y, ir)),
