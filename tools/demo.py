@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
 
 from tsjnet_plugin.d2 import TSJPredictor, TSJTrainer, add_tsjnet_config, register_builtin
@@ -93,6 +94,7 @@ def main() -> None:
     print(format_env({k: env[k] for k in SHORT_KEYS}), flush=True)
 
     cfg = build_cfg(args)
+    seed_all_rng(cfg.SEED if cfg.SEED >= 0 else None)
     register_builtin()
     prepare_synthetic()
     results, model = train_or_reuse(cfg)
