@@ -20,6 +20,7 @@ from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
+from torch import nn
 
 from tsjnet_plugin.d2 import TSJPredictor, TSJTrainer, add_tsjnet_config, register_builtin
 from tsjnet_plugin.d2.data import prepare_synthetic
@@ -46,8 +47,9 @@ def build_cfg(args: argparse.Namespace):
     return cfg
 
 
-def train_or_reuse(cfg) -> dict:
-    """Train (resuming an interrupted run) unless model_final.pth exists; return eval results."""
+def train_or_reuse(cfg) -> tuple[dict, nn.Module]:
+    """Train (resuming an interrupted run) unless model_final.pth exists; return the evaluation
+    results and the (unwrapped) model."""
     final = Path(cfg.OUTPUT_DIR) / "model_final.pth"
     if final.is_file():
         logger.info("reusing the trained model %s", final)

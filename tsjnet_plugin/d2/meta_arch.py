@@ -223,10 +223,20 @@ class TSJNetJointModel(nn.Module):
             ir.append(pad_to(i, height, width, "reflect"))
         return torch.cat(vis), torch.cat(ir)
 
-    def _to_detector_format(self, rgb01: torch.Tensor) -> torch.Tensor:
-        """``[3, H, W]`` RGB in [0, 1] -> the detector's channel order on the 0-255 scale."""
-        image = rgb01 * 255.0
-        return image if self.input_format == "RGB" else image.flip(0)
+    def _detector_inputs(
+        self, batched_inputs: list[dict], fused_rgb: torch.Tensor, keys: Sequence[str]
+    ) -> list[dict]:
+        """Detector inputs: each fused image (``[B, 3, H, W]`` RGB in [0, 1], padded) cropped to
+        its own size, in the detector's channel order on the 0-255 scale, plus ``keys`` of the
+        mapper's dict."""
+        inputs = []
+        for x, rgb in zip(batched_inputs, fused_rgb):
+            h, w = x["image"].shape[-2:]
+            image = rgb[:, :h, :w] * 255.0
+            item = {"image": image if self.input_format == "RGB" else image.flip(0)}
+            item.update({k: x[k] for k in keys if k in x})
+            inputs.append(item)
+        return inputs
 
     def forward(self, batched_inputs: list[dict], tasks: Sequence[str] | None = None):
         """Training: a dict of losses; inference: one dict per image.
@@ -255,13 +265,9 @@ class TSJNetJointModel(nn.Module):
         return losses
 
     def _detector_losses(self, batched_inputs: list[dict], fused_rgb: torch.Tensor) -> dict:
-        inputs = []
-        for x, fused in zip(batched_inputs, fused_rgb):
-            h, w = x["image"].shape[-2:]
-            item = {"image": self._to_detector_format(fused[:, :h, :w])}
-            item.update({k: x[k] for k in ("instances", "height", "width") if k in x})
-            inputs.append(item)
-        raw = self.detector(inputs)
+        raw = self.detector(
+            self._detector_inputs(batched_inputs, fused_rgb, ("instances", "height", "width"))
+        )
         return {
             k: v * self.det_loss_weight for k, v in raw.items() if k not in self.drop_det_losses
         }
@@ -304,12 +310,7 @@ class TSJNetJointModel(nn.Module):
                 }
             )
         if self.detector is not None:
-            inputs = []
-            for x, rgb in zip(batched_inputs, fused_rgb):
-                h, w = x["image"].shape[-2:]
-                item = {"image": self._to_detector_format(rgb[:, :h, :w])}
-                item.update({k: x[k] for k in ("height", "width") if k in x})
-                inputs.append(item)
+            inputs = self._detector_inputs(batched_inputs, fused_rgb, ("height", "width"))
             for result, out in zip(results, self.detector(inputs)):
                 result["instances"] = out["instances"]
         if self.segmentor is not None:
