@@ -22,4 +22,4 @@ env: setup
 	$(PY) -m tsjnet_plugin.env
 
 benchmark: setup
-	$(PY) tools/benchmark.py --out output/benchmark
+	$(PY) tools/benchmark.py --out output/benchmark --archs official fast

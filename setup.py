@@ -22,6 +22,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["tsjnet_plugin", "tsjnet_plugin.*"]),
+    package_data={"tsjnet_plugin": ["weights/*.pth"]},
     install_requires=["torch>=2.1", "numpy", "natten==0.21.7", "pillow", "tqdm", "matplotlib"],
     extras_require={
         # OpenMMLab: mmcv must be the full build with compiled ops (see docs/install.md).

@@ -1,5 +1,7 @@
-"""The README's main job: train the tiny joint model on the embedded synthetic data, evaluate it
-(mAP, mIoU, fusion metrics), fuse the shipped real sample pairs and write a visual report.
+"""The README's main job: fine-tune the joint model (the shipped pretrained `fast` fusion network,
+Faster R-CNN R18-FPN, DeepLabV3+ R18) on the embedded synthetic data, evaluate it (mAP, mIoU,
+fusion metrics), fuse the shipped real MSRS pairs with the per-pixel max, the pretrained fusion
+network and the jointly trained one, and write a visual report that compares them.
 
     python tools/demo.py --out output/demo [--config-file CFG] [KEY VALUE ...]
 
@@ -28,11 +30,11 @@ from tsjnet_plugin.d2.report import results_table, write_sample_report
 from tsjnet_plugin.d2.trainer import unwrap
 from tsjnet_plugin.data import PairRecord, read_pairs_folder
 from tsjnet_plugin.env import SHORT_KEYS, collect_env, format_env
-from tsjnet_plugin.fusion import save_checkpoint
-from tsjnet_plugin.inference import write_png_atomic
+from tsjnet_plugin.fusion import build_model_from_checkpoint, save_checkpoint
+from tsjnet_plugin.inference import FusionPredictor, fuse_pairs, write_png_atomic
 from tsjnet_plugin.metrics import evaluate_folders, read_gray
 from tsjnet_plugin.metrics.report import format_table, plot_means, write_csv, write_json
-from tsjnet_plugin.visualize import plot_loss_curves
+from tsjnet_plugin.visualize import make_grid, plot_loss_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("tsjnet_plugin.demo")
@@ -74,6 +76,24 @@ def baseline_fusions(records: list[PairRecord], out_dir: Path) -> dict[str, Path
             ((ir + vis) / 2).round().astype(np.uint8), folders["mean"] / f"{record.sample_id}.png"
         )
     return folders
+
+
+def comparison_grids(
+    records: list[PairRecord], methods: dict[str, Path], out_dir: Path
+) -> list[Path]:
+    """One picture per pair: infrared | visible | each method's fused image (gray)."""
+    written = []
+    for record in records:
+        panels = [("infrared", read_gray(record.ir_path)), ("visible", read_gray(record.vis_path))]
+        panels += [
+            (name, read_gray(folder / f"{record.sample_id}.png"))
+            for name, folder in methods.items()
+        ]
+        path = out_dir / f"{record.sample_id}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_grid([(t, p.astype(np.uint8)) for t, p in panels], columns=3).save(path)
+        written.append(path)
+    return written
 
 
 def main() -> None:
@@ -119,14 +139,20 @@ def main() -> None:
     real = list(read_pairs_folder(args.samples / "ir", args.samples / "vi", name="samples").records)
     grids += write_sample_report(predictor, real, report / "msrs", *classes)
 
-    # Fusion quality of the trained network on the real pairs, against simple baselines.
-    methods = {
-        f"TSJNet-{cfg.MODEL.TSJNET.ARCH}": report / "msrs" / "fused" / "gray",
-        **baseline_fusions(real, args.out / "baselines"),
-    }
+    # Fusion quality on the real pairs: baselines, the fusion network before and after joint
+    # training.
+    arch = cfg.MODEL.TSJNET.ARCH
+    methods = baseline_fusions(real, args.out / "baselines")
+    if cfg.MODEL.TSJNET.WEIGHTS:
+        initial = FusionPredictor(build_model_from_checkpoint(cfg.MODEL.TSJNET.WEIGHTS), "cpu")
+        fuse_pairs(initial, real, args.out / "pretrained", overwrite=True, progress=False)
+        methods[f"TSJNet-{arch} pretrained"] = args.out / "pretrained" / "gray"
+    methods[f"TSJNet-{arch} joint"] = report / "msrs" / "fused" / "gray"
     scores = evaluate_folders(args.samples / "ir", args.samples / "vi", methods)
+    grids += comparison_grids(real, methods, report / "msrs" / "comparison")
     write_json(scores, report / "fusion_metrics.json")
     write_csv(scores, report / "fusion_metrics.csv")
+    (report / "fusion_metrics.md").write_text(format_table(scores) + "\n")
     plot_means(scores, report / "fusion_metrics.png")
 
     print("\n" + results_table(results))
@@ -138,6 +164,7 @@ def main() -> None:
         f"  sample grids:     {report / 'synthetic' / 'grids'}, {report / 'msrs' / 'grids'} ({len(grids)} files)"
     )
     print(f"  fused images:     {report / 'msrs' / 'fused'}")
+    print(f"  max | pretrained | joint: {report / 'msrs' / 'comparison'}")
     print(f"  results:          {report / 'results.md'}")
 
 

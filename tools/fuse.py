@@ -1,13 +1,16 @@
 """Fuse infrared-visible pairs into grayscale and colour PNGs.
 
-    python tools/fuse.py --ir DIR --vis DIR --checkpoint model.pth --out OUT
+    python tools/fuse.py --ir DIR --vis DIR --out OUT        # the shipped fast model
     python tools/fuse.py --ir a_ir.png --vis a_vis.png --checkpoint TSJNet.pth --out OUT
-    python tools/fuse.py --list pairs.txt --checkpoint model.pth --out OUT   # "ir vis" per line
+    python tools/fuse.py --list pairs.txt --checkpoint model_final.pth --out OUT  # "ir vis" per line
 
 Folders are paired by file stem. Results go to OUT/gray/<stem>.png and OUT/color/<stem>.png; an
 interrupted run resumes where it stopped (existing results are kept unless --overwrite).
-The checkpoint may be ours or the official four-part TSJNet file; --random-init runs an
-untrained network of --arch (for smoke tests only).
+Without --checkpoint the weights shipped with the package (``tsjnet_fast_roadscene``) are used.
+--checkpoint takes a shipped name or a file: ours, the official four-part TSJNet file, or a
+detectron2 ``model_final.pth`` / mmengine checkpoint of a model with a TSJNet fusion network
+(its fusion weights and architecture are extracted). --random-init runs an untrained network of
+--arch (for smoke tests only).
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ import sys
 from pathlib import Path
 
 from tsjnet_plugin.data import PairRecord, read_image_size, read_pairs_folder
-from tsjnet_plugin.fusion import build_fusion_model, build_model_from_checkpoint
+from tsjnet_plugin.fusion import (
+    DEFAULT_WEIGHTS,
+    CheckpointError,
+    build_fusion_model,
+    build_model_from_checkpoint,
+)
 from tsjnet_plugin.inference import FusionPredictor, fuse_pairs
 
 
@@ -59,9 +67,12 @@ def main() -> None:
     parser.add_argument("--vis", type=Path, help="visible folder or file")
     parser.add_argument("--list", type=Path, help="text file with 'IR_PATH VIS_PATH' per line")
     parser.add_argument("--out", type=Path, required=True)
-    weights = parser.add_mutually_exclusive_group(required=True)
+    weights = parser.add_mutually_exclusive_group()
     weights.add_argument(
-        "--checkpoint", type=Path, help="our checkpoint or the official TSJNet.pth"
+        "--checkpoint",
+        default=DEFAULT_WEIGHTS["fast"],
+        help="shipped name or file: ours, the official TSJNet.pth, a detectron2 or mmengine "
+        f"checkpoint (default: {DEFAULT_WEIGHTS['fast']})",
     )
     weights.add_argument(
         "--random-init", action="store_true", help="untrained network (smoke test)"
@@ -76,10 +87,13 @@ def main() -> None:
     args = parser.parse_args()
 
     records = collect_pairs(args)
-    if args.checkpoint:
-        model = build_model_from_checkpoint(args.checkpoint)
-    else:
+    if args.random_init:
         model = build_fusion_model(args.arch)
+    else:
+        try:
+            model = build_model_from_checkpoint(args.checkpoint)
+        except (CheckpointError, FileNotFoundError) as error:
+            raise SystemExit(f"error: {error}") from None
     predictor = FusionPredictor(model, args.device, amp=args.amp)
     done = fuse_pairs(predictor, records, args.out, args.batch_size, args.overwrite)
     skipped = len(records) - len(done)

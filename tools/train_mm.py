@@ -1,6 +1,6 @@
 """Train an OpenMMLab (mmseg / mmdet / joint) config with TSJNet, the mm way.
 
-python tools/train_mm.py configs/mm/joint_faster-rcnn_deeplabv3plus_r18_tsj-tiny_alternate_synthetic-96x128.py
+python tools/train_mm.py configs/mm/joint_faster-rcnn_deeplabv3plus_r18_tsj-fast_alternate_synthetic-96x128.py
 python tools/train_mm.py CONFIG --work-dir work_dirs/x --cfg-options train_cfg.max_iters=10
 python -m torch.distributed.run --nproc_per_node 2 tools/train_mm.py CONFIG --launcher pytorch
 """

@@ -1,5 +1,5 @@
 # The joint model on MSRS (480x640) with the official fusion network, for a GPU.
-_base_ = "./joint_faster-rcnn_deeplabv3plus_r18_tsj-tiny_alternate_synthetic-96x128.py"
+_base_ = "./joint_faster-rcnn_deeplabv3plus_r18_tsj-fast_alternate_synthetic-96x128.py"
 
 model = dict(
     fusion=dict(arch="official", checkpoint=None),  # or the official TSJNet.pth

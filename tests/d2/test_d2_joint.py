@@ -25,6 +25,7 @@ from tsjnet_plugin.d2 import (
 )
 from tsjnet_plugin.d2.trainer import ScheduledStepRunner
 from tsjnet_plugin.data import read_msrs, write_synthetic_msrs
+from tsjnet_plugin.fusion import ARCHS, build_model_from_checkpoint
 from tsjnet_plugin.schedule import TaskSchedule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,8 @@ TRAIN, TEST = "tsj_unit_synthetic_train", "tsj_unit_synthetic_test"
 
 # The README demo config, shrunk further for unit tests.
 TINY = [
+    "MODEL.TSJNET.ARCH", "tiny",
+    "MODEL.TSJNET.WEIGHTS", "",
     "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "32",
     "MODEL.RPN.BATCH_SIZE_PER_IMAGE", "64",
     "MODEL.FPN.OUT_CHANNELS", "32",
@@ -175,6 +178,17 @@ def test_train_eval_and_resume_from_the_same_iteration_and_task(synthetic_root, 
     assert (tmp_path / "model_final.pth").is_file() and (tmp_path / "metrics.json").is_file()
     assert not list(tmp_path.glob("*.tmp"))
     saved_step = trainer.optimizer.state_dict()["state"][0]["step"]
+    # tools/fuse.py takes model_final.pth: the fusion sub-model and its arch are extracted.
+    fusion = build_model_from_checkpoint(tmp_path / "model_final.pth")
+    assert fusion.cfg == ARCHS["tiny"]
+    trained = trainer.model.fusion.state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in fusion.state_dict().items())
+    pair = [str(synthetic_root / "test" / sub / "00000.png") for sub in ("ir", "vi")]
+    cmd = [sys.executable, "tools/fuse.py", "--ir", pair[0], "--vis", pair[1]]
+    cmd += ["--checkpoint", str(tmp_path / "model_final.pth"), "--out", str(tmp_path / "fused")]
+    fused = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert fused.returncode == 0, fused.stderr
+    assert (tmp_path / "fused" / "color" / "00000.png").is_file()
 
     opts = ["SOLVER.MAX_ITER", "3", "TEST.EVAL_PERIOD", "0"]
     resumed = TSJTrainer(

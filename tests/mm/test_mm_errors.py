@@ -14,7 +14,7 @@ from mmseg.structures import SegDataSample
 import tsjnet_plugin.mm  # noqa: F401  (registers the plugin)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "mm"
-JOINT = CONFIGS / "joint_faster-rcnn_deeplabv3plus_r18_tsj-tiny_alternate_synthetic-96x128.py"
+JOINT = CONFIGS / "joint_faster-rcnn_deeplabv3plus_r18_tsj-fast_alternate_synthetic-96x128.py"
 SEG_PREPROCESSOR = dict(
     type="SegDataPreProcessor",
     mean=[123.675, 116.28, 103.53],

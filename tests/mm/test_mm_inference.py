@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
 from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS
 from mmengine.structures import PixelData
 from PIL import Image
 from synthetic_batches import synthetic_batch
 
+from tsjnet_plugin.fusion import ARCHS, build_model_from_checkpoint
 from tsjnet_plugin.metrics import evaluate_fusion
 from tsjnet_plugin.mm import TSJFusionMetric, TSJInferencer
 from tsjnet_plugin.mm.hooks import attach_fusion_loss_collector
@@ -82,7 +84,7 @@ def test_mm_fusion_metric_matches_evaluate_fusion():
 
 def test_mm_inferencer_joint_model_paths_and_arrays(data_root, tmp_path):
     cfg = Config.fromfile(
-        str(CONFIGS / "joint_faster-rcnn_deeplabv3plus_r18_tsj-tiny_alternate_synthetic-96x128.py")
+        str(CONFIGS / "joint_faster-rcnn_deeplabv3plus_r18_tsj-fast_alternate_synthetic-96x128.py")
     )
     _seg_batch(data_root)  # writes the data
     inferencer = TSJInferencer(cfg, device="cpu")
@@ -103,6 +105,22 @@ def test_mm_inferencer_joint_model_paths_and_arrays(data_root, tmp_path):
     )
     reloaded = TSJInferencer(cfg, str(checkpoint), device="cpu")
     np.testing.assert_array_equal(reloaded(ir_path, vis_path)[0].fused, from_paths.fused)
+    # tools/fuse.py takes mmengine checkpoints (message hub included) without running their
+    # pickled code: the fusion sub-model and its arch are extracted.
+    history = HistoryBuffer()
+    history.update(1.0)
+    torch.save(
+        {
+            "state_dict": inferencer.model.state_dict(),
+            "meta": {"seed": np.int64(0)},
+            "message_hub": {"log_scalars": {"train/loss": history}},
+        },
+        checkpoint,
+    )
+    fusion = build_model_from_checkpoint(checkpoint)
+    assert fusion.cfg == ARCHS[cfg.model.fusion.arch]
+    expected = inferencer.model.fusion.net.state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in fusion.state_dict().items())
 
 
 def test_mm_tools_apply_command_line_options(tmp_path):
@@ -113,7 +131,7 @@ def test_mm_tools_apply_command_line_options(tmp_path):
     train_mm = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_mm)
     config = str(
-        CONFIGS / "joint_faster-rcnn_deeplabv3plus_r18_tsj-tiny_alternate_synthetic-96x128.py"
+        CONFIGS / "joint_faster-rcnn_deeplabv3plus_r18_tsj-fast_alternate_synthetic-96x128.py"
     )
     args = train_mm.parse_args(
         [

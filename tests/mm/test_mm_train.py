@@ -65,8 +65,8 @@ def doc_snippet() -> str:
 def test_mm_snippet_matches_example_configs():
     snippet = doc_snippet()
     for name in (
-        "deeplabv3plus_r18-d8_tsj-tiny_synthetic-96x128.py",
-        "faster-rcnn_r18_fpn_tsj-tiny_synthetic-96x128.py",
+        "deeplabv3plus_r18-d8_tsj-fast_synthetic-96x128.py",
+        "faster-rcnn_r18_fpn_tsj-fast_synthetic-96x128.py",
     ):
         assert snippet in (REPO / "configs" / "mm" / name).read_text(), name
 

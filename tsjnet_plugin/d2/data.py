@@ -39,10 +39,8 @@ from tsjnet_plugin.data import (
     SYNTHETIC_THING_CLASSES,
     DatasetError,
     PairDataset,
+    read_dataset,
     read_ir,
-    read_llvip,
-    read_m3fd,
-    read_msrs,
     read_seg_label,
     read_visible,
     write_synthetic_msrs,
@@ -204,23 +202,13 @@ class _BuiltinLoader:
     split: str | None
 
     def __call__(self) -> PairDataset:
-        if self.reader == "synthetic":
-            assert self.split is not None
-            write_synthetic_msrs(self.folder)
-            return read_msrs(self.folder, self.split, name=self.name)
-        if not self.folder.is_dir():
+        if self.reader != "synthetic" and not self.folder.is_dir():
             raise DatasetError(
                 f"{self.folder}: folder of dataset {self.name!r} does not exist; put the "
                 f"{_LAYOUT_HINT[self.reader]} layout (docs/data.md) there, or point "
                 f"{DATASETS_ENV} or register_builtin(root=...) at the folder that holds it"
             )
-        if self.reader == "msrs":
-            assert self.split is not None
-            return read_msrs(self.folder, self.split, name=self.name)
-        if self.reader == "llvip":
-            assert self.split is not None
-            return read_llvip(self.folder, self.split, name=self.name)
-        return read_m3fd(self.folder, name=self.name)
+        return read_dataset(self.reader, self.folder, self.split, name=self.name)
 
 
 def datasets_root(root: str | os.PathLike[str] | None = None) -> Path:

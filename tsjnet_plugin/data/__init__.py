@@ -1,6 +1,7 @@
 """Framework-free data layer: the pair index, validated image reading, dataset readers and the
 embedded synthetic dataset. Imports numpy and PIL only."""
 
+from .dispatch import READERS, read_dataset
 from .io import read_image_size, read_ir, read_seg_label, read_visible
 from .labels import read_class_file
 from .readers import (
@@ -29,6 +30,7 @@ __all__ = [
     "LLVIP_CLASSES",
     "M3FD_CLASSES",
     "MSRS_SEG_CLASSES",
+    "READERS",
     "SYNTHETIC_STUFF_CLASSES",
     "SYNTHETIC_THING_CLASSES",
     "DatasetError",
@@ -37,6 +39,7 @@ __all__ = [
     "SyntheticScene",
     "generate_scene",
     "read_class_file",
+    "read_dataset",
     "read_image_size",
     "read_ir",
     "read_llvip",

@@ -1,4 +1,5 @@
-"""The framework-free TSJNet fusion network: architecture, losses, colour and checkpoints."""
+"""The framework-free TSJNet fusion network: architecture, losses, colour, checkpoints and the
+shipped weights."""
 
 from .checkpoint import (
     CheckpointError,
@@ -10,9 +11,12 @@ from .checkpoint import (
 from .color import ir_to_tensor, recolor, rgb_to_y, rgb_to_ycbcr, visible_to_tensor, ycbcr_to_rgb
 from .losses import FusionLossWeights, TSJFusionLoss
 from .official import ARCHS, FusionOutput, TSJNet, TSJNetConfig, build_fusion_model
+from .pretrained import DEFAULT_WEIGHTS, PRETRAINED, resolve_weights
 
 __all__ = [
     "ARCHS",
+    "DEFAULT_WEIGHTS",
+    "PRETRAINED",
     "CheckpointError",
     "FusionLossWeights",
     "FusionOutput",
@@ -25,6 +29,7 @@ __all__ = [
     "load_checkpoint",
     "official_state_dict",
     "recolor",
+    "resolve_weights",
     "rgb_to_y",
     "rgb_to_ycbcr",
     "save_checkpoint",

@@ -6,22 +6,28 @@
   "meta": {...}}`` where ``sd`` is :meth:`TSJNet.state_dict` and ``arch`` its
   :class:`TSJNetConfig` as a dict.
 
-Every file is read with ``torch.load(weights_only=True)``: tensors and plain containers only, no
-arbitrary pickled objects.
+Every file is read without running code it names: ``torch.load(weights_only=True)``, or for
+framework checkpoints that pickle more than data, an unpickler that replaces every non-data
+global with an inert placeholder (see :func:`read_checkpoint`).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
+import pickle
 import tempfile
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import _weights_only_unpickler, nn
 
-from .official import TSJNet, TSJNetConfig
+from .official import ARCHS, TSJNet, TSJNetConfig
+from .pretrained import resolve_weights
 
 FORMAT = "tsjnet_plugin.fusion"
 FORMAT_VERSION = 1
@@ -77,18 +83,77 @@ def official_state_dict(model: TSJNet) -> dict[str, dict[str, torch.Tensor]]:
     return {part: getattr(model, attr).state_dict() for part, attr in OFFICIAL_PARTS.items()}
 
 
+class _Inert:
+    """Stands in for a pickled global that is not data: building or calling it does nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
+        return _Inert()
+
+
+@functools.cache
+def _torch_data_globals() -> dict[str, Any]:
+    return _weights_only_unpickler._get_allowed_globals()
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Resolves only the globals torch's ``weights_only`` loader allows, plus numpy arrays and
+    scalars; every other global (functions, framework classes) becomes an inert :class:`_Inert`,
+    so no code named by the file runs while it is read."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = _torch_data_globals()
+        full = f"{module}.{name}"
+        if full in allowed:
+            return allowed[full]
+        if full in _NUMPY_DATA or full.startswith("numpy.dtypes."):
+            return getattr(importlib.import_module(module), name)
+        return _Inert
+
+
+_NUMPY_DATA = frozenset(
+    {
+        "numpy.core.multiarray._reconstruct",
+        "numpy._core.multiarray._reconstruct",
+        "numpy.core.multiarray.scalar",
+        "numpy._core.multiarray.scalar",
+        "numpy.ndarray",
+        "numpy.dtype",
+    }
+)
+_data_only_pickle = types.SimpleNamespace(
+    __name__="tsjnet_data_only_pickle", Unpickler=_DataOnlyUnpickler, load=pickle.load
+)
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint file safely (``weights_only=True``, on CPU), with clear errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    """Load a checkpoint file safely, on CPU, with clear errors.
+
+    ``path`` may also be the name of shipped weights (:data:`~.pretrained.PRETRAINED`). Files are
+    read with ``torch.load(weights_only=True)``; a framework checkpoint that also pickles other
+    objects (mmengine's message hub, numpy scalars in its meta) is read with
+    :class:`_DataOnlyUnpickler`, which keeps tensors, containers and numpy data and replaces
+    everything else with inert placeholders instead of running it.
+    """
+    path = resolve_weights(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights_only" not in str(err):
+            raise _unreadable(path, err) from err
+        try:
+            payload = torch.load(
+                path, map_location="cpu", weights_only=False, pickle_module=_data_only_pickle
+            )
+        except Exception as inner:
+            raise _unreadable(path, inner) from inner
     except Exception as err:
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: {type(err).__name__}: {err}. The file may be truncated "
-            "or not a torch checkpoint (only tensors and plain containers are accepted)."
-        ) from err
+        raise _unreadable(path, err) from err
     if not isinstance(payload, Mapping):
         raise CheckpointError(
             f"checkpoint {path} holds a {type(payload).__name__}, expected a dict"
@@ -96,13 +161,89 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return dict(payload)
 
 
+def _unreadable(path: Path, err: BaseException) -> CheckpointError:
+    return CheckpointError(
+        f"cannot read checkpoint {path}: {type(err).__name__}: {str(err)[:300]}. The file may be "
+        "truncated or not a torch checkpoint."
+    )
+
+
 def checkpoint_kind(payload: Mapping[str, Any]) -> str:
-    """``"ours"``, ``"official"`` or ``"state_dict"`` (a bare :class:`TSJNet` state dict)."""
+    """``"ours"``, ``"official"`` or ``"state_dict"`` (a bare :class:`TSJNet` state dict, or a
+    framework checkpoint that holds one, see :func:`fusion_state_dict`)."""
     if payload.get("format") == FORMAT:
         return "ours"
     if set(OFFICIAL_PARTS) <= set(payload):
         return "official"
     return "state_dict"
+
+
+# Every TSJNet state dict has this key; what precedes it in a larger state dict is the prefix of
+# the fusion sub-model (detectron2 joint model: "fusion."; mm: "fusion.net.",
+# "data_preprocessor.fusion.net.", "backbone.front_end.net.").
+_FUSION_ANCHOR = "encoder.patch_embed.proj.weight"
+
+
+def _describe(payload: Mapping[str, Any]) -> str:
+    keys = sorted(str(k) for k in payload)
+    shown = ", ".join(keys[:8]) + (f", ... (+{len(keys) - 8} more)" if len(keys) > 8 else "")
+    tensors = sum(isinstance(v, torch.Tensor) for v in payload.values())
+    return f"a dict of {len(keys)} entries ({tensors} tensors): {shown}"
+
+
+def fusion_state_dict(payload: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """The :class:`TSJNet` state dict inside a bare state dict or a framework checkpoint.
+
+    Looks in ``payload`` itself, in ``payload["model"]`` (detectron2 ``model_final.pth``) and in
+    ``payload["state_dict"]`` (mmengine), and strips the prefix of the fusion sub-model
+    (``fusion.``, ``data_preprocessor.fusion.net.``, ``module.`` ...).
+
+    Raises:
+        CheckpointError: no fusion weights, or several fusion sub-models; the message says
+            what the file holds.
+    """
+    for where in (None, "model", "state_dict"):
+        candidate = payload if where is None else payload.get(where)
+        if not isinstance(candidate, Mapping):
+            continue
+        prefixes = sorted(
+            {k[: -len(_FUSION_ANCHOR)] for k in candidate if str(k).endswith(_FUSION_ANCHOR)}
+        )
+        if len(prefixes) > 1:
+            raise CheckpointError(
+                f"{path} holds several fusion networks (prefixes {prefixes}); extract one with "
+                "official_state_dict() or save_checkpoint() from the framework model"
+            )
+        if prefixes:
+            prefix = prefixes[0]
+            return {k[len(prefix) :]: v for k, v in candidate.items() if k.startswith(prefix)}
+    inner = [k for k in ("model", "state_dict") if isinstance(payload.get(k), Mapping)]
+    holds = _describe(payload) + "".join(
+        f"; its {k!r} entry is {_describe(payload[k])}" for k in inner
+    )
+    raise CheckpointError(
+        f"{path} holds no TSJNet fusion weights (no key ending in {_FUSION_ANCHOR!r}). It holds "
+        f"{holds}. Expected ours, the official four-part TSJNet.pth, or a detectron2/mmengine "
+        "checkpoint of a model with a TSJNet fusion network."
+    )
+
+
+def infer_arch(state_dict: Mapping[str, torch.Tensor], path: str | os.PathLike) -> str:
+    """The preset of :data:`ARCHS` whose keys and shapes equal those of ``state_dict``.
+
+    Raises:
+        CheckpointError: no preset fits.
+    """
+    shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
+    for name, cfg in ARCHS.items():
+        with torch.device("meta"):
+            expected = TSJNet(cfg).state_dict()
+        if shapes == {k: tuple(v.shape) for k, v in expected.items()}:
+            return name
+    raise CheckpointError(
+        f"the fusion weights in {path} fit none of the presets {sorted(ARCHS)}; build the "
+        "model with matching TSJNetConfig options and use load_checkpoint()"
+    )
 
 
 def _strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -144,6 +285,8 @@ def _load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], wher
 def load_checkpoint(model: TSJNet, path: str | os.PathLike) -> dict[str, Any]:
     """Load fusion weights into ``model`` (strictly) from ours, the official, or a bare state dict.
 
+    ``path`` is a file or the name of shipped weights (e.g. ``"tsjnet_fast_roadscene"``).
+
     A ``"module."`` prefix (DataParallel) is stripped. Returns the ``meta`` of our format (empty
     for other formats).
 
@@ -184,17 +327,26 @@ def load_payload(
             )
         _load_strict(model, payload["state_dict"], f"checkpoint {path}")
         return dict(payload.get("meta", {}))
-    _load_strict(model, _strip_prefix(payload, "module."), f"state dict {path}")
+    _load_strict(model, fusion_state_dict(payload, path), f"fusion weights in {path}")
     return {}
 
 
 def build_model_from_checkpoint(path: str | os.PathLike, **overrides: Any) -> TSJNet:
-    """Build the architecture stored in ``path`` (ours) or the official one, and load the weights.
+    """Build the architecture stored in ``path`` and load its fusion weights.
 
-    ``overrides`` change non-structural options such as ``attention_backend``.
+    ``path`` (a file or a shipped name) may hold ours (the architecture is stored), the official
+    four-part file (the official architecture), or a bare or framework state dict (detectron2
+    ``model_final.pth``, mmengine checkpoint), whose architecture is the preset that fits its
+    shapes. ``overrides`` change non-structural options such as ``attention_backend``.
     """
     payload = read_checkpoint(path)
-    arch = dict(payload["arch"]) if checkpoint_kind(payload) == "ours" else {}
+    kind = checkpoint_kind(payload)
+    if kind == "ours":
+        arch = dict(payload["arch"])
+    elif kind == "official":
+        arch = {}
+    else:
+        arch = ARCHS[infer_arch(fusion_state_dict(payload, path), path)].to_dict()
     arch.update(overrides)
     model = TSJNet(TSJNetConfig(**arch))
     load_payload(model, payload, path)

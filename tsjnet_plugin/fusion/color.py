@@ -90,7 +90,8 @@ def to_unit_range(image: np.ndarray | torch.Tensor, name: str = "image") -> torc
     if isinstance(image, np.ndarray):
         if image.dtype == np.uint16:
             return torch.from_numpy(image.astype(np.float32) / 65535.0)
-        image = torch.from_numpy(np.ascontiguousarray(image))
+        writable = image.flags.writeable and image.flags.c_contiguous
+        image = torch.from_numpy(image if writable else np.array(image, order="C"))
     tensor = image
     if tensor.dtype == torch.uint8:
         return tensor.float() / 255.0

@@ -29,10 +29,12 @@ class GroupSpatialAttention(nn.Module):
         self.conv = nn.ModuleList(nn.Conv2d(channels // num_heads, 1, 1) for _ in range(num_heads))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        groups = x.chunk(self.num_heads, dim=1)
-        maps = [torch.sigmoid(conv(group)) for conv, group in zip(self.conv, groups)]
-        gated = torch.cat([group * gate for group, gate in zip(groups, maps)], dim=1)
-        return gated, torch.cat(maps, dim=1)
+        # The K per-group 1x1 convs run as one grouped conv (same result, one pass over x).
+        weight = torch.cat([conv.weight for conv in self.conv])
+        bias = torch.cat([conv.bias for conv in self.conv])
+        maps = torch.sigmoid(F.conv2d(x, weight, bias, groups=self.num_heads))
+        gates = maps.repeat_interleave(x.shape[1] // self.num_heads, dim=1)
+        return x * gates, maps
 
 
 class COA(nn.Module):

@@ -98,6 +98,21 @@ ARCHS: dict[str, TSJNetConfig] = {
         kernel_size=5,
         decoder_dim=16,
     ),
+    # CPU-speed TSJNet (about 0.87 M parameters): the same modules, a thin full-resolution
+    # trunk (8-plane bottleneck, one block, 16 feature channels) and a shallow NAT (kernel 5,
+    # RPB) that runs from 1/4 to 1/32 of the input. Trained weights ship as
+    # "tsjnet_fast_roadscene" (docs/model_zoo.md).
+    "fast": TSJNetConfig(
+        feat_dim=16,
+        trunk_planes=8,
+        trunk_blocks=1,
+        nat_embed_dim=16,
+        nat_depths=(1, 1, 2, 1),
+        nat_heads=(1, 2, 4, 8),
+        kernel_size=5,
+        drop_path_rate=0.1,
+        decoder_dim=16,
+    ),
     # Minimal variant for unit tests and the CPU demo (inputs of 96x96 need no padding).
     "tiny": TSJNetConfig(
         feat_dim=8,
@@ -296,10 +311,20 @@ class TSJNet(nn.Module):
         return FusionOutput(crop(fused), crop(attention), crop(recon_vis), crop(recon_ir))
 
 
-def build_fusion_model(arch: str = "official", **overrides: Any) -> TSJNet:
+def build_fusion_model(
+    arch: str = "official", pretrained: bool = False, **overrides: Any
+) -> TSJNet:
     """Build a :class:`TSJNet` from a preset in :data:`ARCHS`, with field overrides.
 
-    Example: ``build_fusion_model("official", rpb=False, attention_backend="natten")``.
+    Args:
+        arch: the preset.
+        pretrained: load the weights shipped for ``arch``
+            (:data:`~tsjnet_plugin.fusion.pretrained.DEFAULT_WEIGHTS`); only non-structural
+            overrides (``attention_backend``, ``pad_mode``, ``drop_path_rate``) may be given then.
+        overrides: :class:`TSJNetConfig` fields.
+
+    Example: ``build_fusion_model("fast", pretrained=True)``,
+    ``build_fusion_model("official", rpb=False, attention_backend="natten")``.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown fusion arch {arch!r}; choose from {sorted(ARCHS)}")
@@ -307,4 +332,14 @@ def build_fusion_model(arch: str = "official", **overrides: Any) -> TSJNet:
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"unknown TSJNet option(s) {unknown}; valid options: {sorted(known)}")
-    return TSJNet(dataclasses.replace(ARCHS[arch], **overrides))
+    model = TSJNet(dataclasses.replace(ARCHS[arch], **overrides))
+    if pretrained:
+        from .checkpoint import load_checkpoint
+        from .pretrained import DEFAULT_WEIGHTS
+
+        if arch not in DEFAULT_WEIGHTS:
+            raise ValueError(
+                f"no shipped weights for arch {arch!r}; shipped for: {sorted(DEFAULT_WEIGHTS)}"
+            )
+        load_checkpoint(model, DEFAULT_WEIGHTS[arch])
+    return model

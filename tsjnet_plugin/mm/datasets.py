@@ -14,7 +14,7 @@ Every task also sets `det_classes`, `seg_classes`, `det_palette`, `seg_palette`,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +22,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS
 
-from tsjnet_plugin.data import (
-    PairDataset,
-    PairRecord,
-    read_llvip,
-    read_m3fd,
-    read_msrs,
-    read_roadscene,
-    read_tno,
-    write_synthetic_msrs,
-)
+from tsjnet_plugin.data import PairDataset, PairRecord
+from tsjnet_plugin.data.dispatch import READERS
 
 from .transforms import MODALITIES
 
@@ -39,24 +31,6 @@ __all__ = ["READERS", "TASKS", "TSJPairDataset"]
 
 TASKS = ("det", "seg", "joint")
 _PALETTE_SEED = {"det": 0, "seg": 1}
-
-
-def _read_synthetic(root: Path, split: str, **params: int) -> PairDataset:
-    """Write the synthetic set to `root` if it is not there yet (`write_synthetic_msrs`
-    parameters in `params`), then read `split` of it."""
-    write_synthetic_msrs(root, **params)
-    return read_msrs(root, split, name=f"synthetic_{split}")
-
-
-# reader name -> (function(root, [split,] **reader_args), whether it takes a split)
-READERS: dict[str, tuple[Callable[..., PairDataset], bool]] = {
-    "msrs": (read_msrs, True),
-    "llvip": (read_llvip, True),
-    "synthetic": (_read_synthetic, True),
-    "m3fd": (read_m3fd, False),
-    "roadscene": (read_roadscene, False),
-    "tno": (read_tno, False),
-}
 
 
 @DATASETS.register_module()

@@ -1,6 +1,6 @@
 # Stock mmdet FCOS (caffe-style ResNet-18: BGR input, no std) with the TSJNet fusion
 # preprocessor dropped in, trained on the embedded synthetic IR/visible pairs (96x128) on CPU.
-# Data and schedule as in faster-rcnn_r18_fpn_tsj-tiny_synthetic-96x128.py.
+# Data and schedule as in faster-rcnn_r18_fpn_tsj-fast_synthetic-96x128.py.
 _base_ = [
     "mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py",
     "./_base_/datasets/tsj_synthetic_pairs_96x128.py",
@@ -14,7 +14,9 @@ model = dict(
         _delete_=True,
         type="TSJFusionPreprocessor",
         preprocessor=_base_.model.data_preprocessor,  # the stock one, unchanged
-        fusion=dict(arch="tiny"),  # real runs: arch="official", checkpoint="TSJNet.pth"
+        fusion=dict(
+            arch="fast", checkpoint="tsjnet_fast_roadscene"
+        ),  # or arch="official", checkpoint="TSJNet.pth"
     ),
     backbone=dict(depth=18, init_cfg=None),  # no model hub here; load weights via load_from
     neck=dict(in_channels=[64, 128, 256, 512]),
