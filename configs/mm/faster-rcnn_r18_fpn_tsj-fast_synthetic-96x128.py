@@ -13,9 +13,7 @@ model = dict(
         _delete_=True,
         type="TSJFusionPreprocessor",
         preprocessor=_base_.model.data_preprocessor,  # the stock one, unchanged
-        fusion=dict(
-            arch="fast", checkpoint="tsjnet_fast_roadscene"
-        ),  # or arch="official", checkpoint="TSJNet.pth"
+        fusion=dict(arch="fast", checkpoint="tsjnet_fast_roadscene"),  # or "official", "TSJNet.pth"
     )
 )
 custom_hooks = [dict(type="TSJFusionLossHook")]

@@ -14,9 +14,7 @@ model = dict(
         _delete_=True,
         type="TSJFusionPreprocessor",
         preprocessor=_base_.model.data_preprocessor,  # the stock one, unchanged
-        fusion=dict(
-            arch="fast", checkpoint="tsjnet_fast_roadscene"
-        ),  # or arch="official", checkpoint="TSJNet.pth"
+        fusion=dict(arch="fast", checkpoint="tsjnet_fast_roadscene"),  # or "official", "TSJNet.pth"
     ),
     backbone=dict(depth=18, init_cfg=None),  # no model hub here; load weights via load_from
     neck=dict(in_channels=[64, 128, 256, 512]),

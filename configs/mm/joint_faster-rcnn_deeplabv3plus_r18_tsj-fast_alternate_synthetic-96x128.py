@@ -10,9 +10,7 @@ _base_ = [
 custom_imports = dict(imports=["tsjnet_plugin.mm"])
 model = dict(
     type="TSJJointModel",
-    fusion=dict(
-        arch="fast", checkpoint="tsjnet_fast_roadscene"
-    ),  # or arch="official", checkpoint="TSJNet.pth"
+    fusion=dict(arch="fast", checkpoint="tsjnet_fast_roadscene"),  # or "official", "TSJNet.pth"
     detector=dict(config="{{ fileDirname }}/det_faster-rcnn_r18_fpn_tsj.py"),
     segmentor=dict(config="{{ fileDirname }}/seg_deeplabv3plus_r18_pad32.py"),
     schedule=dict(mode="alternate"),  # "alternate" | "sum" (official) | "ratio", ratio=(2, 1)
