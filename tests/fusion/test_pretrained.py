@@ -145,3 +145,24 @@ def test_framework_checkpoint_with_pickled_code_is_read_without_running_it(tmp_p
     loaded = build_model_from_checkpoint(path)
     assert not marker.exists()
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+def test_border_margin_removes_the_bright_frame_the_loss_teaches():
+    ir = read_ir(SAMPLES / "ir" / "00004N.png")
+    vis = read_visible(SAMPLES / "vi" / "00004N.png")
+
+    def frame_excess(**overrides) -> float:
+        model = build_fusion_model("fast", pretrained=True, **overrides)
+        gray = FusionPredictor(model, "cpu")(ir, vis).gray.astype(float)
+        return float(gray[:, 0].mean() - gray[:, 10:20].mean())
+
+    assert frame_excess(border=0) > 40  # what the fusion loss taught
+    assert abs(frame_excess()) < 5  # the shipped config: border=8
+
+
+def test_border_pads_small_inputs_and_crops_back():
+    model = build_fusion_model("tiny", border=8).eval()
+    assert model.padded_size(80, 81) == (96, 128)  # 80 + 2 * 8 = 96; 81 + 16 rounds up to 128
+    x = torch.rand(2, 1, 5, 7)
+    with torch.no_grad():
+        assert model(x, x).shape == (2, 1, 5, 7)

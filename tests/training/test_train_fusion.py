@@ -200,49 +200,15 @@ def run_tool(*args: str) -> subprocess.CompletedProcess:
 def test_cli_trains_with_a_held_aside_split(tmp_path):
     folder = write_folder(tmp_path / "pairs", count=5)
     out = tmp_path / "run"
-    result = run_tool(
-        "--ir",
-        str(folder / "ir"),
-        "--vis",
-        str(folder / "vi"),
-        "--arch",
-        "tiny",
-        "--iterations",
-        "2",
-        "--batch-size",
-        "2",
-        "--val-interval",
-        "2",
-        "--val-every-nth",
-        "4",
-        "--out",
-        str(out),
-        "--no-progress",
-    )
+    common = ["--ir", str(folder / "ir"), "--vis", str(folder / "vi"), "--arch", "tiny",
+              "--batch-size", "2", "--val-interval", "2", "--val-every-nth", "4",
+              "--out", str(out), "--no-progress"]  # fmt: skip
+    result = run_tool(*common, "--iterations", "2")
     assert result.returncode == 0, result.stderr
     split = json.loads((out / "split.json").read_text())
     assert split["val"] == ["pairs/s3"] and len(split["train"]) == 4
     assert (out / "best.pth").is_file()
-    again = run_tool(
-        "--ir",
-        str(folder / "ir"),
-        "--vis",
-        str(folder / "vi"),
-        "--arch",
-        "tiny",
-        "--iterations",
-        "3",
-        "--batch-size",
-        "2",
-        "--val-interval",
-        "2",
-        "--val-every-nth",
-        "4",
-        "--out",
-        str(out),
-        "--no-progress",
-        "--resume",
-    )
+    again = run_tool(*common, "--iterations", "3", "--resume")
     assert again.returncode == 0, again.stderr
     assert "resumed" in again.stdout and "at iteration 2" in again.stdout
 

@@ -316,7 +316,9 @@ def load_payload(
         saved = TSJNetConfig(**payload["arch"]).to_dict()
         current = model.cfg.to_dict()
         shape_keys = [
-            k for k in saved if k not in ("attention_backend", "pad_mode", "drop_path_rate")
+            k
+            for k in saved
+            if k not in ("attention_backend", "pad_mode", "border", "drop_path_rate")
         ]
         differing = {k: (saved[k], current[k]) for k in shape_keys if saved[k] != current[k]}
         if differing:

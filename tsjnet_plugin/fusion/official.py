@@ -49,6 +49,10 @@ class TSJNetConfig:
         decoder_heads: heads of the decoder's group spatial attention (official 8).
         attention_backend: "auto", "torch", "natten" or "flex" (see ``fusion.attention``).
         pad_mode: how inputs are padded to the size NAT needs: "reflect" or "replicate".
+        border: pixels of ``pad_mode`` margin added on every side before the network and
+            cropped from every output (official 0). The fusion loss, computed with zero-padded
+            Sobel and SSIM windows, teaches the network a bright one-to-two-pixel frame at
+            image borders; a margin moves that frame outside the cropped result.
     """
 
     feat_dim: int = 64
@@ -65,6 +69,7 @@ class TSJNetConfig:
     decoder_heads: int = 8
     attention_backend: str = "auto"
     pad_mode: str = "reflect"
+    border: int = 0
 
     def __post_init__(self) -> None:
         if self.attention_backend not in BACKENDS:
@@ -73,6 +78,8 @@ class TSJNetConfig:
             )
         if self.pad_mode not in ("reflect", "replicate"):
             raise ValueError(f"pad_mode must be 'reflect' or 'replicate', got {self.pad_mode!r}")
+        if self.border < 0:
+            raise ValueError(f"border must be >= 0, got {self.border}")
         object.__setattr__(self, "nat_depths", tuple(self.nat_depths))
         object.__setattr__(self, "nat_heads", tuple(self.nat_heads))
 
@@ -112,6 +119,7 @@ ARCHS: dict[str, TSJNetConfig] = {
         kernel_size=5,
         drop_path_rate=0.1,
         decoder_dim=16,
+        border=8,
     ),
     # Minimal variant for unit tests and the CPU demo (inputs of 96x96 need no padding).
     "tiny": TSJNetConfig(
@@ -238,13 +246,24 @@ def pad_to(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     return x
 
 
+def pad_border(x: torch.Tensor, border: int, mode: str) -> torch.Tensor:
+    """Pad ``[B, C, h, w]`` by ``border`` pixels on every side (``mode``; replicate where a side is
+    too short to reflect)."""
+    if border == 0:
+        return x
+    if mode == "reflect" and min(x.shape[-2:]) <= border:
+        mode = "replicate"
+    return F.pad(x, (border,) * 4, mode=mode)
+
+
 class TSJNet(nn.Module):
     """TSJNet fusion network.
 
     Any input size works: inputs are padded at the bottom/right (``cfg.pad_mode``, reflect by
     default) to sides that are multiples of 32 and at least ``32 * kernel_size`` (224 px for the
     official kernel 7, so that the deepest NAT map holds one 7x7 window), and every output is
-    cropped back. Unlike the official inference, nothing is resized.
+    cropped back (``cfg.border`` adds a margin on every side first). Unlike the official
+    inference, nothing is resized.
 
     Args:
         cfg: architecture; see :data:`ARCHS` for presets.
@@ -262,6 +281,7 @@ class TSJNet(nn.Module):
         """Size an ``height x width`` input is padded to before the network runs."""
 
         def side(n: int) -> int:
+            n += 2 * self.cfg.border
             return max(math.ceil(n / NATMini.stride) * NATMini.stride, self.cfg.min_side)
 
         return side(height), side(width)
@@ -293,16 +313,22 @@ class TSJNet(nn.Module):
         self._check_inputs(ir, vis_y)
         height, width = ir.shape[-2:]
         padded = self.padded_size(height, width)
-        vis_p = pad_to(vis_y, *padded, mode=self.cfg.pad_mode)
-        ir_p = pad_to(ir, *padded, mode=self.cfg.pad_mode)
+        vis_p = pad_to(
+            pad_border(vis_y, self.cfg.border, self.cfg.pad_mode), *padded, mode=self.cfg.pad_mode
+        )
+        ir_p = pad_to(
+            pad_border(ir, self.cfg.border, self.cfg.pad_mode), *padded, mode=self.cfg.pad_mode
+        )
         base_vis, detail_vis, _ = self.encoder(vis_p)
         base_ir, detail_ir, _ = self.encoder(ir_p)
         fused_base = self.base_fuse(base_ir + base_vis)
         fused_detail = self.detail_fuse(detail_ir + detail_vis)
         fused, attention = self.decoder(fused_base, fused_detail)
 
+        top = self.cfg.border
+
         def crop(t: torch.Tensor) -> torch.Tensor:
-            return t[..., :height, :width]
+            return t[..., top : top + height, top : top + width]
 
         if not with_aux:
             return crop(fused)
@@ -320,7 +346,8 @@ def build_fusion_model(
         arch: the preset.
         pretrained: load the weights shipped for ``arch``
             (:data:`~tsjnet_plugin.fusion.pretrained.DEFAULT_WEIGHTS`); only non-structural
-            overrides (``attention_backend``, ``pad_mode``, ``drop_path_rate``) may be given then.
+            overrides (``attention_backend``, ``pad_mode``, ``border``, ``drop_path_rate``) may be
+            given then.
         overrides: :class:`TSJNetConfig` fields.
 
     Example: ``build_fusion_model("fast", pretrained=True)``,

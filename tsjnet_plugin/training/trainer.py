@@ -46,8 +46,8 @@ class FusionTrainConfig:
         arch: a preset of :data:`tsjnet_plugin.fusion.ARCHS`.
         arch_overrides: :class:`TSJNetConfig` fields changed from the preset.
         init: fusion checkpoint (path or shipped name) to start from; None for random init.
-        crop: side of the square training patches; default: the model's smallest padded side,
-            so that no compute is spent on padding.
+        crop: side of the square training patches; default: the model's smallest padded side
+            less its ``border`` margins, so that no compute is spent on padding.
         batch_size: patches per iteration.
         iterations: optimizer steps.
         lr: peak learning rate of AdamW.
@@ -130,7 +130,7 @@ class FusionTrainer:
         if cfg.init:
             load_fusion_weights(self.model, cfg.init)
         self.model.to(self.device)
-        self.crop = cfg.crop or self.model.cfg.min_side
+        self.crop = cfg.crop or self.model.cfg.min_side - 2 * self.model.cfg.border
         self.stream = CropStream(train_pairs, self.crop, cfg.batch_size, cfg.seed)
         self.validator = FusionValidator(val_pairs)
         self.criterion = TSJFusionLoss(FusionLossWeights(**cfg.loss_weights))
