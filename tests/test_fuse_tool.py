@@ -98,3 +98,24 @@ def test_fuse_cli_with_checkpoint(tmp_path):
     assert np.array_equal(fused, expected.gray)
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert "fused 0 pair(s), kept 1 existing" in again.stdout
+
+
+def test_fuse_cli_input_errors_come_before_any_work(tmp_path):
+    data = write_pairs(tmp_path / "data", sizes=((40, 48),))
+    tool = [sys.executable, str(ROOT / "tools" / "fuse.py"), "--random-init", "--arch", "tiny"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*tool, *args], capture_output=True, text=True, timeout=300)
+
+    missing = run("--ir", str(tmp_path / "nope"), "--vis", str(data / "vi"), "--out", str(tmp_path))
+    assert missing.returncode != 0 and f"--ir {tmp_path / 'nope'} does not exist" in missing.stderr
+    (tmp_path / "file.txt").write_text("x")
+    as_file = run(
+        "--ir", str(data / "ir"), "--vis", str(data / "vi"), "--out", str(tmp_path / "file.txt")
+    )
+    assert as_file.returncode != 0 and "is a file; give a folder" in as_file.stderr
+    pair = f"{data / 'ir' / 'p0.png'} {data / 'vi' / 'p0.jpg'}\n"
+    (tmp_path / "pairs.txt").write_text(pair + "# comment\n" + pair)
+    twice = run("--list", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o"))
+    assert twice.returncode != 0 and "same output name 'p0' as line 1" in twice.stderr
+    assert not (tmp_path / "o").exists()

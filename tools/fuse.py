@@ -38,7 +38,7 @@ def record_for(ir: Path, vis: Path, sample_id: str) -> PairRecord:
 
 def collect_pairs(args: argparse.Namespace) -> list[PairRecord]:
     if args.list:
-        records = []
+        records, seen = [], {}
         for number, line in enumerate(Path(args.list).read_text().splitlines(), 1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -48,10 +48,19 @@ def collect_pairs(args: argparse.Namespace) -> list[PairRecord]:
                     f"error: {args.list}:{number}: expected 'IR_PATH VIS_PATH', got {line!r}"
                 )
             ir, vis = (Path(p) for p in parts)
+            if ir.stem in seen:
+                raise SystemExit(
+                    f"error: {args.list}:{number}: {ir} would write the same output name "
+                    f"{ir.stem!r} as line {seen[ir.stem]}; give pairs distinct IR file names"
+                )
+            seen[ir.stem] = number
             records.append(record_for(ir, vis, ir.stem))
         return records
     if args.ir is None or args.vis is None:
         raise SystemExit("error: give --ir and --vis (folders or files), or --list")
+    for flag, path in (("--ir", args.ir), ("--vis", args.vis)):
+        if not path.exists():
+            raise SystemExit(f"error: {flag} {path} does not exist")
     if args.ir.is_dir() and args.vis.is_dir():
         return list(read_pairs_folder(args.ir, args.vis).records)
     if args.ir.is_file() and args.vis.is_file():
@@ -86,6 +95,8 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true", help="redo pairs whose results exist")
     args = parser.parse_args()
 
+    if args.out.exists() and not args.out.is_dir():
+        raise SystemExit(f"error: --out {args.out} is a file; give a folder for the results")
     records = collect_pairs(args)
     if args.random_init:
         model = build_fusion_model(args.arch)
