@@ -34,6 +34,7 @@ from tsjnet_plugin.fusion import build_model_from_checkpoint, save_checkpoint
 from tsjnet_plugin.inference import FusionPredictor, fuse_pairs, write_png_atomic
 from tsjnet_plugin.metrics import evaluate_folders, read_gray
 from tsjnet_plugin.metrics.report import format_table, plot_means, write_csv, write_json
+from tsjnet_plugin.training import baseline_fusions
 from tsjnet_plugin.visualize import make_grid, plot_loss_curves
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,17 +65,14 @@ def train_or_reuse(cfg) -> tuple[dict, nn.Module]:
     return trainer._last_eval_results, unwrap(trainer.model)
 
 
-def baseline_fusions(records: list[PairRecord], out_dir: Path) -> dict[str, Path]:
+def write_baselines(records: list[PairRecord], out_dir: Path) -> dict[str, Path]:
     """Per-pixel max and mean of (IR, visible Y) as reference methods for the fusion metrics."""
-    folders = {"max": out_dir / "max", "mean": out_dir / "mean"}
+    folders = {method: out_dir / method for method in ("max", "mean")}
     for record in records:
-        ir, vis = read_gray(record.ir_path), read_gray(record.vis_path)
-        write_png_atomic(
-            np.maximum(ir, vis).round().astype(np.uint8), folders["max"] / f"{record.sample_id}.png"
-        )
-        write_png_atomic(
-            ((ir + vis) / 2).round().astype(np.uint8), folders["mean"] / f"{record.sample_id}.png"
-        )
+        fused = baseline_fusions(read_gray(record.ir_path), read_gray(record.vis_path))
+        for method, image in fused.items():
+            path = folders[method] / f"{record.sample_id}.png"
+            write_png_atomic(image.astype(np.uint8), path)
     return folders
 
 
@@ -142,7 +140,7 @@ def main() -> None:
     # Fusion quality on the real pairs: baselines, the fusion network before and after joint
     # training.
     arch = cfg.MODEL.TSJNET.ARCH
-    methods = baseline_fusions(real, args.out / "baselines")
+    methods = write_baselines(real, args.out / "baselines")
     if cfg.MODEL.TSJNET.WEIGHTS:
         initial = FusionPredictor(build_model_from_checkpoint(cfg.MODEL.TSJNET.WEIGHTS), "cpu")
         fuse_pairs(initial, real, args.out / "pretrained", overwrite=True, progress=False)

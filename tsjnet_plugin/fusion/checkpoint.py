@@ -68,14 +68,19 @@ def save_checkpoint(
     model: TSJNet, path: str | os.PathLike, meta: Mapping[str, Any] | None = None
 ) -> Path:
     """Save ``model`` in our format, atomically. ``meta`` must hold plain Python values."""
-    payload = {
+    return atomic_torch_save(checkpoint_payload(model, meta), path)
+
+
+def checkpoint_payload(model: TSJNet, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``model`` in our format as a dict (what :func:`save_checkpoint` writes); callers may add
+    entries, such as a trainer's state, before saving it with :func:`atomic_torch_save`."""
+    return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "arch": model.cfg.to_dict(),
         "state_dict": model.state_dict(),
         "meta": dict(meta or {}),
     }
-    return atomic_torch_save(payload, path)
 
 
 def official_state_dict(model: TSJNet) -> dict[str, dict[str, torch.Tensor]]:

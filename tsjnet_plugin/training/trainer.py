@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from ..fusion import FusionLossWeights, TSJFusionLoss, TSJNet, build_fusion_model
-from ..fusion.checkpoint import FORMAT, FORMAT_VERSION, atomic_torch_save, read_checkpoint
+from ..fusion.checkpoint import atomic_torch_save, checkpoint_payload, read_checkpoint
 from ..fusion.checkpoint import load_checkpoint as load_fusion_weights
 from ..visualize import plot_loss_curves
 from .pairs import CropStream, LoadedPair
@@ -152,13 +152,8 @@ class FusionTrainer:
 
     # ------------------------------------------------------------------ checkpoints
     def _payload(self, meta: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "arch": self.model.cfg.to_dict(),
-            "state_dict": self.model.state_dict(),
-            "meta": {"train_config": asdict(self.cfg), "iteration": self.iteration, **meta},
-        }
+        run = {"train_config": asdict(self.cfg), "iteration": self.iteration}
+        return checkpoint_payload(self.model, {**run, **meta})
 
     def save_last(self) -> Path:
         """Write ``last.pth``: weights and the full training state, atomically."""
