@@ -1,4 +1,5 @@
-"""detectron2 config nodes of tsjnet_plugin: ``MODEL.TSJNET``, ``SCHEDULE`` and ``SOLVER.LR_FACTORS``."""
+"""detectron2 config nodes of tsjnet_plugin: ``MODEL.TSJNET``, ``SCHEDULE``, ``SOLVER.OPTIMIZER``
+and ``SOLVER.LR_FACTORS``. Adding them changes no stock default."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from detectron2.config import CfgNode as CN
 def add_tsjnet_config(cfg: CN) -> CN:
     """Add the tsjnet_plugin keys (with official values as defaults) to ``cfg`` in place.
 
+    Only new nodes are added: a stock config behaves as before until it selects a TSJNet part.
     ``MODEL.META_ARCHITECTURE: "TSJNetJointModel"`` selects the joint model; the detector inside it
     is configured by the usual ``MODEL.*`` keys and chosen by ``MODEL.TSJNET.DETECTOR.META_ARCHITECTURE``.
+    ``MODEL.BACKBONE.NAME: "build_tsjnet_backbone"`` puts fusion in front of the stock backbone
+    ``MODEL.TSJNET.INNER_BACKBONE`` inside any stock meta-architecture.
     """
     tsj = cfg.MODEL.TSJNET = CN()
     # Fusion network: a preset of tsjnet_plugin.fusion.ARCHS; WEIGHTS is a fusion checkpoint
@@ -18,6 +22,8 @@ def add_tsjnet_config(cfg: CN) -> CN:
     tsj.ATTENTION_BACKEND = "auto"
     tsj.WEIGHTS = ""
     tsj.FREEZE = False
+    # With MODEL.BACKBONE.NAME "build_tsjnet_backbone": the stock backbone run on the fused image.
+    tsj.INNER_BACKBONE = "build_resnet_backbone"
     # Fusion loss weights (official: 20, 20, 10, 0.1, 6, 1) and the weight of the whole term.
     tsj.FUSION_LOSS = CN()
     tsj.FUSION_LOSS.INTENSITY = 20.0
@@ -53,8 +59,9 @@ def add_tsjnet_config(cfg: CN) -> CN:
     cfg.SCHEDULE.RATIO = [1, 1]  # iterations per turn for (det, seg) in "ratio" mode
     cfg.SCHEDULE.MAX_NAN_STEPS = 5  # stop after this many non-finite losses in a row
 
-    # Optimizer over all groups: "Adam" (official, with coupled L2 weight decay), "AdamW" or "SGD".
-    cfg.SOLVER.OPTIMIZER = "Adam"
+    # Optimizer over all groups: "SGD" (detectron2's), "Adam" (official, with coupled L2 weight
+    # decay) or "AdamW". The project configs set their own (configs/Base-TSJNet.yaml: "Adam").
+    cfg.SOLVER.OPTIMIZER = "SGD"
     # Learning-rate factors per parameter group.
     cfg.SOLVER.LR_FACTORS = CN()
     cfg.SOLVER.LR_FACTORS.FUSION = 1.0

@@ -265,8 +265,10 @@ class PairDatasetMapper:
 
     Returns a dict with the input dict's keys except "annotations", plus:
         image: [3, H', W'] uint8, RGB (the fusion model converts to the detector's
-            `INPUT.FORMAT`);
-        ir: [1, H', W'] float32 in [0, 1];
+            `INPUT.FORMAT`); with `stack_ir` instead [4, H', W'] float32 on the 0-255 scale,
+            the visible channels in `image_format` order then the IR (what a stock
+            meta-architecture with `build_tsjnet_backbone` takes);
+        ir: [1, H', W'] float32 in [0, 1] (not with `stack_ir`);
         sem_seg: [H', W'] int64 in [0, S) or the ignore label (255), when the dict has
             "sem_seg_file_name";
         instances: `Instances` with gt_boxes (absolute xyxy in the transformed image) and
@@ -281,25 +283,42 @@ class PairDatasetMapper:
 
     @configurable
     def __init__(
-        self, is_train: bool, *, augmentations: Sequence[T.Augmentation | T.Transform]
+        self,
+        is_train: bool,
+        *,
+        augmentations: Sequence[T.Augmentation | T.Transform],
+        stack_ir: bool = False,
+        image_format: str = "RGB",
     ) -> None:
         """
         Args:
             is_train: whether the mapper feeds training (kept for detectron2's conventions).
             augmentations: detectron2 augmentations or transforms, applied in order.
+            stack_ir: return one 4-channel `image` (visible + IR) for `build_tsjnet_backbone`.
+            image_format: "RGB" or "BGR", the visible channel order of a stacked `image`.
         """
+        if image_format not in ("RGB", "BGR"):
+            raise ValueError(f"INPUT.FORMAT must be RGB or BGR, got {image_format!r}")
         self.is_train = is_train
         self.augmentations = T.AugmentationList(list(augmentations))
+        self.stack_ir = stack_ir
+        self.image_format = image_format
 
     @classmethod
     def from_config(cls, cfg: CfgNode, is_train: bool = True) -> dict[str, Any]:
         """Augmentations from the standard keys, as detectron2's `DatasetMapper` builds them:
         `INPUT.MIN_SIZE_*`/`MAX_SIZE_*` resizing, `INPUT.RANDOM_FLIP`, and `INPUT.CROP` first
-        when enabled in training."""
+        when enabled in training; stacked 4-channel images in `INPUT.FORMAT` order when
+        `MODEL.BACKBONE.NAME` is "build_tsjnet_backbone"."""
         augmentations = utils.build_augmentation(cfg, is_train)
         if cfg.INPUT.CROP.ENABLED and is_train:
             augmentations.insert(0, T.RandomCrop(cfg.INPUT.CROP.TYPE, cfg.INPUT.CROP.SIZE))
-        return {"is_train": is_train, "augmentations": augmentations}
+        return {
+            "is_train": is_train,
+            "augmentations": augmentations,
+            "stack_ir": cfg.MODEL.BACKBONE.NAME == "build_tsjnet_backbone",
+            "image_format": cfg.INPUT.FORMAT,
+        }
 
     def __call__(self, dataset_dict: dict[str, Any]) -> dict[str, Any]:
         vis, ir = _read_pair(dataset_dict)
@@ -319,8 +338,13 @@ class PairDatasetMapper:
                 f"{ir.shape} but the visible shape {image_shape}"
             )
         out = {key: value for key, value in dataset_dict.items() if key != "annotations"}
-        out["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
-        out["ir"] = torch.as_tensor(np.ascontiguousarray(ir))[None]
+        if self.stack_ir:
+            visible = image if self.image_format == "RGB" else image[..., ::-1]
+            stacked = np.concatenate([visible, ir[..., None] * 255.0], axis=-1, dtype=np.float32)
+            out["image"] = torch.as_tensor(np.ascontiguousarray(stacked.transpose(2, 0, 1)))
+        else:
+            out["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+            out["ir"] = torch.as_tensor(np.ascontiguousarray(ir))[None]
         if sem_seg is not None:
             out["sem_seg"] = torch.as_tensor(aug_input.sem_seg.astype(np.int64))
         if boxes is not None and classes is not None:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import torch
@@ -25,20 +24,12 @@ from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 from torch import nn
 
-from tsjnet_plugin.fusion import (
-    FusionLossWeights,
-    TSJFusionLoss,
-    TSJNet,
-    build_fusion_model,
-    load_checkpoint,
-    recolor,
-    rgb_to_y,
-)
+from tsjnet_plugin.fusion import TSJFusionLoss, TSJNet
 from tsjnet_plugin.fusion.official import pad_to
 
+from .fusion_step import build_fusion_parts, fuse_pair
 from .segmentors import build_segmentor
-
-logger = logging.getLogger(__name__)
+from .weights import TSJCheckpointer
 
 TASKS = ("det", "seg")
 
@@ -97,9 +88,7 @@ def build_detector(cfg: CfgNode) -> nn.Module | None:
     detector = META_ARCH_REGISTRY.get(name)(inner)
     weights = cfg.MODEL.TSJNET.DETECTOR.WEIGHTS
     if weights:
-        from detectron2.checkpoint import DetectionCheckpointer
-
-        DetectionCheckpointer(detector).load(weights)
+        TSJCheckpointer(detector).load(weights)
     return detector
 
 
@@ -148,21 +137,7 @@ class TSJNetJointModel(nn.Module):
     @classmethod
     def from_config(cls, cfg: CfgNode) -> dict:
         tsj = cfg.MODEL.TSJNET
-        fusion = build_fusion_model(tsj.ARCH, attention_backend=tsj.ATTENTION_BACKEND)
-        if tsj.WEIGHTS:
-            load_checkpoint(fusion, tsj.WEIGHTS)
-            logger.info("loaded fusion weights from %s", tsj.WEIGHTS)
-        weights = tsj.FUSION_LOSS
-        loss = TSJFusionLoss(
-            FusionLossWeights(
-                weights.INTENSITY,
-                weights.GRADIENT,
-                weights.SSIM,
-                weights.DIVERSITY,
-                weights.RECON_VIS,
-                weights.RECON_IR,
-            )
-        )
+        fusion, loss, loss_weight = build_fusion_parts(cfg)
         detector = build_detector(cfg)
         segmentor = build_segmentor(cfg)
         check_class_counts(
@@ -170,15 +145,14 @@ class TSJNetJointModel(nn.Module):
             _num_detector_classes(cfg) if detector is not None else None,
             segmentor.num_classes if segmentor is not None else None,
         )
-        for module, frozen in ((fusion, tsj.FREEZE), (detector, tsj.DETECTOR.FREEZE)):
-            if module is not None and frozen:
-                module.requires_grad_(False)
+        if detector is not None and tsj.DETECTOR.FREEZE:
+            detector.requires_grad_(False)
         if segmentor is not None and tsj.SEGMENTOR.FREEZE:
             segmentor.requires_grad_(False)
         return {
             "fusion": fusion,
             "fusion_loss": loss,
-            "fusion_loss_weight": weights.WEIGHT,
+            "fusion_loss_weight": loss_weight,
             "detector": detector,
             "segmentor": segmentor,
             "input_format": cfg.INPUT.FORMAT,
@@ -246,18 +220,16 @@ class TSJNetJointModel(nn.Module):
             tasks: task losses to compute in training ("det", "seg"); default all the model has.
         """
         vis_rgb, ir = self._batch_pairs(batched_inputs)
-        vis_y = rgb_to_y(vis_rgb)
         if not self.training:
-            return self.inference(batched_inputs, vis_rgb, ir, vis_y)
+            return self.inference(batched_inputs, vis_rgb, ir)
         tasks = self.tasks if tasks is None else tuple(tasks)
         unknown = set(tasks) - set(self.tasks)
         if unknown:
             raise ValueError(f"tasks {sorted(unknown)} not in this model's tasks {self.tasks}")
-        outputs = self.fusion(ir, vis_y, with_aux=True)
-        losses = {
-            k: v * self.fusion_loss_weight for k, v in self.fusion_loss(outputs, ir, vis_y).items()
-        }
-        fused_rgb = recolor(outputs.fused, vis_rgb)
+        fused = fuse_pair(
+            self.fusion, self.fusion_loss, self.fusion_loss_weight, vis_rgb, ir, with_loss=True
+        )
+        losses, fused_rgb = fused.losses, fused.rgb
         if "det" in tasks:
             losses.update(self._detector_losses(batched_inputs, fused_rgb))
         if "seg" in tasks:
@@ -293,13 +265,13 @@ class TSJNetJointModel(nn.Module):
         batched_inputs: list[dict],
         vis_rgb: torch.Tensor,
         ir: torch.Tensor,
-        vis_y: torch.Tensor,
     ) -> list[dict]:
         """Per image: ``fused`` (``[3, H, W]`` uint8 RGB at the input size), ``fused_y``
         (``[1, H, W]`` float in [0, 1]), ``instances`` and ``sem_seg`` (``[C, height, width]``
         scores at the original size) when the model has those tasks."""
-        fused_y = self.fusion(ir, vis_y)
-        fused_rgb = recolor(fused_y, vis_rgb)
+        fused_rgb, fused_y, _ = fuse_pair(
+            self.fusion, self.fusion_loss, self.fusion_loss_weight, vis_rgb, ir, with_loss=False
+        )
         results = []
         for x, y, rgb in zip(batched_inputs, fused_y, fused_rgb):
             h, w = x["image"].shape[-2:]

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import MetadataCatalog
 from detectron2.data import transforms as T
@@ -16,6 +15,7 @@ from tsjnet_plugin.data import read_ir, read_visible
 from tsjnet_plugin.fusion import ir_to_tensor, visible_to_tensor
 
 from .data import transform_ir
+from .weights import TSJCheckpointer
 
 
 class TSJPredictor:
@@ -34,7 +34,7 @@ class TSJPredictor:
         if model is None:
             model = build_model(self.cfg)
             if cfg.MODEL.WEIGHTS:
-                DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+                TSJCheckpointer(model).load(cfg.MODEL.WEIGHTS)
         self.model = model.eval()
         self.metadata = MetadataCatalog.get(cfg.DATASETS.TEST[0]) if cfg.DATASETS.TEST else None
         self.aug = T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)

@@ -1,8 +1,10 @@
-"""detectron2 training of the joint model: the task schedule, AMP, NaN guard, atomic checkpoints.
+"""detectron2 training of the TSJNet models: the task schedule, AMP, NaN guard, atomic checkpoints.
 
-:class:`TSJTrainer` is a :class:`detectron2.engine.DefaultTrainer` whose step runner
-(:class:`ScheduledStepRunner`) asks the shared :class:`~tsjnet_plugin.schedule.TaskSchedule`
-which task losses flow into the fusion trunk at each iteration.
+:class:`TSJTrainer` is a :class:`detectron2.engine.DefaultTrainer`. For the joint model its step
+runner (:class:`ScheduledStepRunner`) asks the shared :class:`~tsjnet_plugin.schedule.TaskSchedule`
+which task losses flow into the fusion trunk at each iteration; a stock meta-architecture with
+``build_tsjnet_backbone`` trains with detectron2's own step runner, the fusion losses added to its
+loss dict by :func:`~tsjnet_plugin.d2.backbone.add_fusion_losses`.
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ import weakref
 from typing import Any
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import (
     MetadataCatalog,
     build_detection_test_loader,
     build_detection_train_loader,
 )
-from detectron2.engine import DefaultTrainer, SimpleTrainer
+from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer
 from detectron2.engine.defaults import create_ddp_model
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators, SemSegEvaluator
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
@@ -31,8 +32,11 @@ from torch import nn
 from tsjnet_plugin.fusion.checkpoint import atomic_torch_save
 from tsjnet_plugin.schedule import TaskSchedule
 
+from .backbone import add_fusion_losses, fusion_backbones
 from .data import PairDatasetMapper
 from .evaluation import FusionQualityEvaluator
+from .meta_arch import TSJNetJointModel
+from .weights import TSJCheckpointer
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +48,9 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-class AtomicCheckpointer(DetectionCheckpointer):
-    """A :class:`DetectionCheckpointer` whose files are written to a temporary file and renamed,
+class AtomicCheckpointer(TSJCheckpointer):
+    """A :class:`~tsjnet_plugin.d2.weights.TSJCheckpointer` (stock weights into the TSJNet
+    models) whose files are written to a temporary file and renamed,
     so a crash while saving never leaves a truncated checkpoint or a stale ``last_checkpoint``
     pointing at one."""
 
@@ -176,12 +181,16 @@ def build_schedule(cfg: CfgNode, model: nn.Module) -> TaskSchedule:
 
 
 class TSJTrainer(DefaultTrainer):
-    """DefaultTrainer for :class:`~tsjnet_plugin.d2.meta_arch.TSJNetJointModel`.
+    """DefaultTrainer for :class:`~tsjnet_plugin.d2.meta_arch.TSJNetJointModel` and for stock
+    meta-architectures with ``MODEL.BACKBONE.NAME: "build_tsjnet_backbone"``.
 
     Differences from detectron2's: the paired-data mapper; one optimizer with parameter groups
-    (fusion, detector, segmentor) and ``SOLVER.LR_FACTORS``; the scheduled step runner; DDP with
-    ``find_unused_parameters`` (a detection step leaves the segmentor unused and vice versa);
-    atomic checkpoints; evaluators chosen from the model's tasks and the dataset's classes.
+    (fusion, detector, segmentor) and ``SOLVER.LR_FACTORS``; stock weights remapped into the
+    TSJNet layout (:class:`~tsjnet_plugin.d2.weights.TSJCheckpointer`); atomic checkpoints;
+    evaluators chosen from the model's tasks and the dataset's classes. Joint model only: the
+    scheduled step runner and DDP with ``find_unused_parameters`` (a detection step leaves the
+    segmentor unused and vice versa). Wrapped backbone only: the fusion losses join the stock
+    loss dict through :func:`~tsjnet_plugin.d2.backbone.add_fusion_losses`.
     """
 
     def __init__(self, cfg: CfgNode) -> None:
@@ -192,28 +201,40 @@ class TSJTrainer(DefaultTrainer):
         model = self.build_model(cfg)
         optimizer = self.build_optimizer(cfg, model)
         data_loader = self.build_train_loader(cfg)
-        schedule = build_schedule(cfg, model)
         on_cpu = cfg.MODEL.DEVICE == "cpu"
-        model = create_ddp_model(
-            model,
-            broadcast_buffers=False,
-            find_unused_parameters=True,
-            **({"device_ids": None} if on_cpu else {}),
-        )
-        self._trainer = ScheduledStepRunner(
-            model,
-            data_loader,
-            optimizer,
-            schedule,
-            amp=cfg.SOLVER.AMP.ENABLED,
-            max_nan_steps=cfg.SCHEDULE.MAX_NAN_STEPS,
-        )
+        if isinstance(model, TSJNetJointModel):
+            schedule = build_schedule(cfg, model)
+            model = create_ddp_model(
+                model,
+                broadcast_buffers=False,
+                find_unused_parameters=True,
+                **({"device_ids": None} if on_cpu else {}),
+            )
+            self._trainer = ScheduledStepRunner(
+                model,
+                data_loader,
+                optimizer,
+                schedule,
+                amp=cfg.SOLVER.AMP.ENABLED,
+                max_nan_steps=cfg.SCHEDULE.MAX_NAN_STEPS,
+            )
+        else:
+            model = create_ddp_model(
+                model, broadcast_buffers=False, **({"device_ids": None} if on_cpu else {})
+            )
+            amp = cfg.SOLVER.AMP.ENABLED and torch.cuda.is_available()
+            self._trainer = (AMPTrainer if amp else SimpleTrainer)(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
         self.checkpointer = self.build_checkpointer(model, cfg, trainer=weakref.proxy(self))
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
+
+    @classmethod
+    def build_model(cls, cfg: CfgNode) -> nn.Module:
+        """detectron2's model of ``cfg``; fusion losses of a wrapped backbone join its loss dict."""
+        return add_fusion_losses(super().build_model(cfg))
 
     @staticmethod
     def build_checkpointer(
@@ -229,20 +250,14 @@ class TSJTrainer(DefaultTrainer):
         name = cfg.SOLVER.OPTIMIZER
         if name not in OPTIMIZERS:
             raise ValueError(f"SOLVER.OPTIMIZER must be one of {sorted(OPTIMIZERS)}, got {name!r}")
-        model = unwrap(model)
-        factors = cfg.SOLVER.LR_FACTORS
         groups = []
-        for part, factor in (
-            ("fusion", factors.FUSION),
-            ("detector", factors.DETECTOR),
-            ("segmentor", factors.SEGMENTOR),
-        ):
-            module = getattr(model, part)
-            if (
-                module is None
-                or factor == 0
-                or not any(p.requires_grad for p in module.parameters())
-            ):
+        seen: set[int] = set()  # a wrapped model's "detector" part holds its fusion part too
+        for part, module, factor in _optimizer_parts(unwrap(model), cfg.SOLVER.LR_FACTORS):
+            if module is None:
+                continue
+            taken = set(seen)
+            seen.update(id(p) for p in module.parameters())
+            if factor == 0 or not any(p.requires_grad for p in module.parameters()):
                 continue
             params = get_default_optimizer_params(
                 module,
@@ -252,8 +267,9 @@ class TSJTrainer(DefaultTrainer):
                 weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
             )
             for group in params:
+                group["params"] = [p for p in group["params"] if id(p) not in taken]
                 group["name"] = part
-            groups += params
+            groups += [group for group in params if group["params"]]
         if not groups:
             raise ValueError("nothing to train: every part of the model is frozen")
         kwargs: dict[str, Any] = {"lr": cfg.SOLVER.BASE_LR, "weight_decay": cfg.SOLVER.WEIGHT_DECAY}
@@ -276,6 +292,8 @@ class TSJTrainer(DefaultTrainer):
         the dataset has masks, and the fusion metrics always."""
         output_folder = output_folder or f"{cfg.OUTPUT_DIR}/inference/{dataset_name}"
         meta = MetadataCatalog.get(dataset_name)
+        if cfg.MODEL.META_ARCHITECTURE != "TSJNetJointModel":
+            return _stock_evaluators(cfg, dataset_name, meta, output_folder)
         evaluators = []
         if cfg.MODEL.TSJNET.DETECTOR.META_ARCHITECTURE and meta.get("thing_classes", None):
             evaluators.append(
@@ -291,3 +309,37 @@ class TSJTrainer(DefaultTrainer):
             FusionQualityEvaluator(dataset_name, distributed=True, output_dir=output_folder)
         )
         return DatasetEvaluators(evaluators)
+
+
+def _optimizer_parts(model: nn.Module, factors: CfgNode) -> list[tuple[str, nn.Module, float]]:
+    """(group name, module, LR factor) of the joint model's parts, or of a stock model's fusion
+    networks and the rest ("detector")."""
+    if isinstance(model, TSJNetJointModel):
+        return [
+            ("fusion", model.fusion, factors.FUSION),
+            ("detector", model.detector, factors.DETECTOR),
+            ("segmentor", model.segmentor, factors.SEGMENTOR),
+        ]
+    fusions = [("fusion", b.fusion, factors.FUSION) for b in fusion_backbones(model)]
+    return [*fusions, ("detector", model, factors.DETECTOR)]
+
+
+def _stock_evaluators(
+    cfg: CfgNode, dataset_name: str, meta: Any, output_folder: str
+) -> DatasetEvaluators:
+    """A stock meta-architecture's evaluators: COCO boxes for detectors, mIoU for semantic and
+    panoptic segmentors, each when the dataset has those classes."""
+    arch = cfg.MODEL.META_ARCHITECTURE
+    evaluators = []
+    if arch != "SemanticSegmentor" and meta.get("thing_classes", None):
+        evaluators.append(
+            COCOEvaluator(dataset_name, tasks=("bbox",), distributed=True, output_dir=output_folder)
+        )
+    if arch in ("SemanticSegmentor", "PanopticFPN") and meta.get("stuff_classes", None):
+        evaluators.append(SemSegEvaluator(dataset_name, distributed=True, output_dir=output_folder))
+    if not evaluators:
+        raise ValueError(
+            f"no evaluator for MODEL.META_ARCHITECTURE {arch!r} on dataset {dataset_name!r} "
+            "(it has neither the thing_classes nor the stuff_classes that model predicts)"
+        )
+    return DatasetEvaluators(evaluators)
