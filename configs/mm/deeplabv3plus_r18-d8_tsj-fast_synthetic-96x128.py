@@ -17,6 +17,9 @@ model = dict(
     )
 )
 custom_hooks = [dict(type="TSJFusionLossHook")]
+# Fusion parameters get their own optimizer rule, so stock paramwise rules (norm/bias decay,
+# "head" LR factors, ...) leave them alone; tune them here (lr_mult, decay_mult).
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={"front_end.net.": dict(lr_mult=1.0)}))
 custom_hooks.append(dict(type="TSJNumClassCheckHook"))  # num_classes vs the dataset
 
 # --- Data: the synthetic pairs, segmentation pipelines (_base_/datasets/) ---

@@ -17,6 +17,9 @@ model = dict(
     )
 )
 custom_hooks = [dict(type="TSJFusionLossHook")]
+# Fusion parameters get their own optimizer rule, so stock paramwise rules (norm/bias decay,
+# "head" LR factors, ...) leave them alone; tune them here (lr_mult, decay_mult).
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={"front_end.net.": dict(lr_mult=1.0)}))
 
 # --- Data: the synthetic pairs, detection pipelines (_base_/datasets/) ---
 train_dataloader = _base_.tsj_dataloaders.det.train
@@ -26,6 +29,6 @@ val_evaluator = test_evaluator = _base_.tsj_evaluators.det
 # --- Schedule: 200 iterations on CPU (_base_/tsj_cpu_runtime.py) ---
 train_cfg = dict(_delete_=True, **_base_.tsj_train_cfg)  # the stock loop is epoch-based
 param_scheduler = _base_.tsj_warmup
-optim_wrapper = dict(optimizer=dict(lr=0.01))
+optim_wrapper["optimizer"] = dict(lr=0.01)
 default_hooks = _base_.tsj_default_hooks
 log_processor = _base_.tsj_log_processor

@@ -21,6 +21,9 @@ model = dict(
     bbox_head=dict(num_classes=3),  # person, car, bike
 )
 custom_hooks = [dict(type="TSJFusionLossHook")]
+# Fusion parameters get their own optimizer rule, so stock paramwise rules (norm/bias decay,
+# "head" LR factors, ...) leave them alone; tune them here (lr_mult, decay_mult).
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={"front_end.net.": dict(lr_mult=1.0)}))
 
 # --- Data: the synthetic pairs, detection pipelines (_base_/datasets/) ---
 train_dataloader = _base_.tsj_dataloaders.det.train

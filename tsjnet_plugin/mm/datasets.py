@@ -14,18 +14,18 @@ Every task also sets `det_classes`, `seg_classes`, `det_palette`, `seg_palette`,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, Compose
 from mmengine.registry import DATASETS
 
 from tsjnet_plugin.data import PairDataset, PairRecord
 from tsjnet_plugin.data.dispatch import READERS
 
-from .transforms import MODALITIES
+from .transforms import MODALITIES, check_pair_pipeline
 
 __all__ = ["READERS", "TASKS", "TSJPairDataset"]
 
@@ -85,6 +85,17 @@ class TSJPairDataset(BaseDataset):
         self._pairs: PairDataset | None = None
         self._pair_metainfo_set = False
         super().__init__(**kwargs)
+        check_pair_pipeline(self.pipeline.transforms, self._where)
+
+    @property
+    def _where(self) -> str:
+        return f"TSJPairDataset(reader={self.reader!r}, split={self.split!r}) pipeline"
+
+    def update_skip_type_keys(self, skip_type_keys: Sequence[str]) -> None:
+        """Drop the pipeline's transforms of these types (what mmdet's `YOLOXModeSwitchHook`
+        asks of its dataset for the last epochs; the pair needs no `MultiImageMixDataset`)."""
+        kept = [t for t in self.pipeline.transforms if type(t).__name__ not in skip_type_keys]
+        self.pipeline = Compose(kept)
 
     @property
     def metainfo(self) -> dict:

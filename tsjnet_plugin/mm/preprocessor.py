@@ -186,9 +186,17 @@ def check_unit_pair_batch(pair: torch.Tensor, owner: str) -> torch.Tensor:
         )
     low, high = float(pair.min()), float(pair.max())
     if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
+        scaled = high > PIXEL_MAX / 2 or low < -1.0  # far outside: not normalised by 255
+        cause = (
+            "its data preprocessor must be mean=[0.0], std=[255.0], bgr_to_rgb=False"
+            if scaled
+            else "a pipeline transform left [0, 255] (wrap photometric transforms in "
+            "ApplyToVisible, which clips), or the data preprocessor is not mean=[0.0], "
+            "std=[255.0], bgr_to_rgb=False"
+        )
         raise ValueError(
-            f"{owner} expects inputs in [0, 1], got [{low:.3g}, {high:.3g}]: set its data "
-            "preprocessor to mean=[0.0], std=[255.0], bgr_to_rgb=False"
+            f"{owner} expects inputs in [0, 1] (the pair on 0-255 divided by 255), got "
+            f"[{low:.3g}, {high:.3g}]: {cause}"
         )
     return pair
 

@@ -8,7 +8,9 @@ cv2 backend, `RandomFlip`, `RandomCrop`, `Pad`) therefore move the IR with the v
 the boxes and the masks, and `PackDetInputs`/`PackSegInputs` pack `inputs` as [4, H, W]
 float32; `split_pair` separates it again in the model. Photometric transforms (e.g.
 `PhotoMetricDistortion`) assume 3 colour channels: never put them in the pipeline directly,
-wrap them in `ApplyToVisible`.
+wrap them in `ApplyToVisible`. Transforms that build a 3-channel canvas (mmdet `Mosaic`,
+`MixUp` and their cached variants) or pad with a 3-value `pad_val` cannot carry the pair:
+`check_pair_pipeline` names them (`TSJPairDataset` runs it on its pipeline).
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ from tsjnet_plugin.data import DatasetError, read_ir, read_seg_label, read_visib
 __all__ = [
     "MODALITIES",
     "PAIR_CHANNELS",
+    "THREE_CHANNEL_TRANSFORMS",
     "ApplyToVisible",
     "LoadIRVisPair",
     "LoadPairSegLabel",
+    "check_pair_pipeline",
     "split_pair",
 ]
 
 PAIR_CHANNELS = ("B", "G", "R", "IR")
 MODALITIES = ("visible", "infrared")
+PIXEL_MAX = 255.0
+# Stock transforms that paste images onto a new 3-channel canvas (mmdet).
+THREE_CHANNEL_TRANSFORMS = ("Mosaic", "MixUp", "CachedMosaic", "CachedMixUp")
 
 
 @TRANSFORMS.register_module()
@@ -122,7 +129,9 @@ class ApplyToVisible(BaseTransform):
     transforms such as `PhotoMetricDistortion`); the IR channel is left as it is.
 
     The wrapped transforms see `img` as [H, W, 3] (B, G, R) float32 and must not change its
-    size. Required and modified key: `img` ([H, W, 4], as `LoadIRVisPair` makes it).
+    size; their result is clipped to [0, 255] (mmdet's `PhotoMetricDistortion`, for one,
+    leaves that range on float images). Required and modified key: `img` ([H, W, 4], as
+    `LoadIRVisPair` makes it).
 
     Args:
         transforms: transform configs (built in the current default scope) or callables.
@@ -147,11 +156,51 @@ class ApplyToVisible(BaseTransform):
                 f"ApplyToVisible: {self.transforms} turned the visible image from {expected} "
                 f"into {vis.shape}; wrap only photometric transforms"
             )
-        out["img"] = np.concatenate([vis.astype(np.float32), img[..., 3:]], axis=-1)
+        vis = np.clip(vis.astype(np.float32), 0.0, PIXEL_MAX)
+        out["img"] = np.concatenate([vis, img[..., 3:]], axis=-1)
         return out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(transforms={self.transforms})"
+
+
+def check_pair_pipeline(transforms: Sequence[Any], where: str) -> None:
+    """Raise if a transform of a pair pipeline cannot carry the 4-channel pair.
+
+    Checks the built transforms (not those inside `ApplyToVisible`, which see 3 channels) for
+    `THREE_CHANNEL_TRANSFORMS` and for an image `pad_val` that does not pad all 4 channels:
+    mmcv pads with one value per channel (YOLOX's `pad_val=dict(img=(114.0, 114.0, 114.0))`
+    fails on the pair) or with one integer; one non-integer number pads the first channel only
+    (OpenCV's scalar), so it is refused unless it is 0.
+
+    Args:
+        transforms: the pipeline's transforms, e.g. `dataset.pipeline.transforms`.
+        where: what the error names, e.g. "TSJPairDataset(split='train') pipeline".
+    """
+    channels = len(PAIR_CHANNELS)
+    for index, transform in enumerate(transforms):
+        name = type(transform).__name__
+        if name in THREE_CHANNEL_TRANSFORMS:
+            raise ValueError(
+                f"{where}[{index}]: {name} pastes images onto a 3-channel canvas and cannot "
+                "carry the IR channel of the pair; remove it (and any YOLOX-style "
+                "MultiImageMixDataset around TSJPairDataset)"
+            )
+        pad_val = getattr(transform, "pad_val", None)
+        image_pad = pad_val.get("img") if isinstance(pad_val, dict) else pad_val
+        if isinstance(image_pad, Sequence) and len(image_pad) != channels:
+            values = (*image_pad[:3], 0.0)
+            raise ValueError(
+                f"{where}[{index}]: {name} pads the image with {len(image_pad)} values "
+                f"{tuple(image_pad)} but the pair has {channels} channels {PAIR_CHANNELS}; "
+                f"give {channels}, e.g. pad_val=dict(img={values})"
+            )
+        if isinstance(image_pad, float) and image_pad != 0:
+            raise ValueError(
+                f"{where}[{index}]: {name} pads the image with the single value {image_pad}, "
+                f"which OpenCV writes into the first channel only; give {channels} values, "
+                f"e.g. pad_val=dict(img={(image_pad,) * 3 + (0.0,)})"
+            )
 
 
 def split_pair(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
