@@ -71,12 +71,12 @@ def synthetic_root(tmp_path_factory) -> Path:
     return root
 
 
-def stock_yaml_cfg(tmp_path: Path, *opts: str):
-    """The stock Faster R-CNN yaml as `_BASE_` plus the docs/d2.md lines, shrunk."""
+def stock_yaml_cfg(tmp_path: Path, *opts: str, stock: str = STOCK_YAML):
+    """A stock yaml (default Faster R-CNN) as `_BASE_` plus the docs/d2.md lines, shrunk."""
     match = SNIPPET.search((ROOT / "docs" / "d2.md").read_text())
     assert match, "docs/d2.md lost its d2-tsjnet-backbone snippet"
     config = tmp_path / "faster_rcnn_tsj.yaml"
-    config.write_text(f'_BASE_: "{model_zoo.get_config_file(STOCK_YAML)}"\n{match.group(1)}')
+    config.write_text(f'_BASE_: "{model_zoo.get_config_file(stock)}"\n{match.group(1)}')
     cfg = get_cfg()
     add_tsjnet_config(cfg)
     cfg.merge_from_file(str(config))
@@ -106,6 +106,7 @@ def test_stock_yaml_config_trains_with_the_documented_lines(synthetic_root, tmp_
     assert cfg.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"  # the stock meta-architecture
     assert cfg.SOLVER.OPTIMIZER == "SGD" and cfg.MODEL.RESNETS.NORM == "FrozenBN"
     trainer = TSJTrainer(cfg)
+    assert {g["name"] for g in trainer.optimizer.param_groups} == {"fusion", "detector"}
     model = trainer.model
     fusion = model.backbone.fusion
     before = [p.detach().clone() for p in fusion.parameters()]
@@ -116,6 +117,20 @@ def test_stock_yaml_config_trains_with_the_documented_lines(synthetic_root, tmp_
     assert len(history) == ITERS and torch.isfinite(torch.tensor(history)).all()
     batch = next(iter(trainer.build_train_loader(cfg)))
     assert batch[0]["image"].shape[0] == 4 and "ir" not in batch[0]
+    norms = fusion_grad_norms(model, batch)
+    assert norms["task"] > 0 and norms["fusion"] > 0, norms
+
+
+def test_stock_semantic_segmentor_gets_fusion_in_front(synthetic_root, tmp_path):
+    cfg = stock_yaml_cfg(
+        tmp_path,
+        "MODEL.SEM_SEG_HEAD.NUM_CLASSES", "4",  # the dataset's stuff classes
+        "MODEL.SEM_SEG_HEAD.CONVS_DIM", "32",
+        stock="Misc/semantic_R_50_FPN_1x.yaml",
+    )  # fmt: skip
+    assert cfg.MODEL.META_ARCHITECTURE == "SemanticSegmentor"
+    model = TSJTrainer.build_model(cfg).train()
+    batch = next(iter(TSJTrainer.build_train_loader(cfg)))
     norms = fusion_grad_norms(model, batch)
     assert norms["task"] > 0 and norms["fusion"] > 0, norms
 
