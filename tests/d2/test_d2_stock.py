@@ -29,7 +29,7 @@ from tsjnet_plugin.d2 import (
     register_pair_dataset,
 )
 from tsjnet_plugin.data import read_msrs, write_synthetic_msrs
-from tsjnet_plugin.fusion import build_fusion_model
+from tsjnet_plugin.fusion import build_fusion_model, build_model_from_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET = re.compile(r"<!-- snippet: d2-tsjnet-backbone -->\s*```yaml\n(.*?)```", re.S)
@@ -115,6 +115,10 @@ def test_stock_yaml_config_trains_with_the_documented_lines(synthetic_root, tmp_
     assert any(not torch.equal(a, b) for a, b in zip(before, fusion.parameters()))
     history = [value for value, _ in trainer.storage.history("loss_int").values()]
     assert len(history) == ITERS and torch.isfinite(torch.tensor(history)).all()
+    # tools/fuse.py takes the trained fusion network out of the wrapped model's checkpoint.
+    extracted = build_model_from_checkpoint(tmp_path / "out" / "model_final.pth")
+    for name, value in extracted.state_dict().items():
+        torch.testing.assert_close(value, fusion.state_dict()[name], msg=name)
     batch = next(iter(trainer.build_train_loader(cfg)))
     assert batch[0]["image"].shape[0] == 4 and "ir" not in batch[0]
     norms = fusion_grad_norms(model, batch)
