@@ -109,10 +109,10 @@ class TSJNetBackbone(Backbone):
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, 4, 1, 1), False)
         self.collector_attached = False
         self._pending: dict[str, torch.Tensor] | None = None
-        self._register_load_state_dict_pre_hook(self._wrap_stock_keys)
+        self.register_load_state_dict_pre_hook(self._wrap_stock_keys)
 
     @staticmethod
-    def _wrap_stock_keys(state_dict: dict, prefix: str, *args: Any) -> None:
+    def _wrap_stock_keys(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
         """Move a stock backbone's keys (``prefix + name``) under ``prefix + "inner."``."""
         for key in [k for k in state_dict if k.startswith(prefix)]:
             wrapped = stock_backbone_key(key[len(prefix) :])
