@@ -9,11 +9,13 @@ import pickle
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from detectron2 import model_zoo
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, get_cfg, instantiate
+from detectron2.data import DatasetCatalog
 from detectron2.data import transforms as T
 from detectron2.engine import SimpleTrainer, hooks
 from detectron2.layers import ShapeSpec
@@ -21,6 +23,7 @@ from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
 from tsjnet_plugin.d2 import (
+    PairDatasetMapper,
     TSJCheckpointer,
     TSJNetBackbone,
     TSJTrainer,
@@ -28,7 +31,8 @@ from tsjnet_plugin.d2 import (
     add_tsjnet_config,
     register_pair_dataset,
 )
-from tsjnet_plugin.data import read_msrs, write_synthetic_msrs
+from tsjnet_plugin.d2.fusion_step import fuse_pair
+from tsjnet_plugin.data import read_ir, read_msrs, read_visible, write_synthetic_msrs
 from tsjnet_plugin.fusion import build_fusion_model, build_model_from_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,17 +171,29 @@ def test_wrapper_delegates_shape_and_padding_and_fuses_what_it_is_given(tmp_path
     assert backbone.size_divisibility == inner.size_divisibility == 32
     assert backbone.padding_constraints == inner.padding_constraints
     backbone.eval()
-    # A pair whose visible and IR images are both mid-grey: undoing the normalisation must give
-    # the fusion network exactly what it would get directly.
+    # Undoing the normalisation must give the fusion network the visible image as RGB and the IR,
+    # and the inner backbone the fused image back in BGR with the stock normalisation.
     mean, std = backbone.pixel_mean, backbone.pixel_std
-    raw = torch.full((1, 4, 64, 64), 255.0 * 0.5)
+    raw = torch.rand(2, 4, 64, 64, generator=torch.Generator().manual_seed(0)) * 255.0
     with torch.no_grad():
         features = backbone((raw - mean) / std)
-        vis = torch.full((1, 1, 64, 64), 0.5)
-        fused = backbone.fusion(vis, vis).expand(1, 3, 64, 64) * 255.0
-        direct = inner((fused - mean[:, :3]) / std[:, :3])
-    for name, value in features.items():
-        torch.testing.assert_close(value, direct[name], msg=name)
+        vis_rgb = raw[:, [2, 1, 0]] / 255.0
+        fused = fuse_pair(
+            backbone.fusion, backbone.fusion_loss, 0.0, vis_rgb, raw[:, 3:] / 255.0, False
+        )
+        direct = backbone.inner((fused.rgb[:, [2, 1, 0]] * 255.0 - mean[:, :3]) / std[:, :3])
+    for name, value in features.items():  # features reach ~600: rounding of the round trip
+        torch.testing.assert_close(value, direct[name], rtol=1e-4, atol=1e-2, msg=name)
+
+
+def test_mapper_stacks_visible_in_input_format_and_ir(synthetic_root, tmp_path):
+    cfg = stock_yaml_cfg(tmp_path, "INPUT.MIN_SIZE_TRAIN", "(0,)", "INPUT.RANDOM_FLIP", "none")
+    item = DatasetCatalog.get(TRAIN)[0]
+    out = PairDatasetMapper(cfg, True)(dict(item))
+    vis, ir = read_visible(item["file_name"]), read_ir(item["ir_file_name"])
+    assert out["image"].dtype == torch.float32 and out["image"].shape == (4, *ir.shape)
+    np.testing.assert_array_equal(out["image"][:3].numpy(), vis[..., ::-1].transpose(2, 0, 1))
+    np.testing.assert_allclose(out["image"][3].numpy(), ir * 255.0, rtol=1e-6)
 
 
 def _stock_state(cfg) -> dict[str, torch.Tensor]:
