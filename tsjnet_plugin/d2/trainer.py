@@ -30,9 +30,20 @@ from torch import nn
 
 from tsjnet_plugin.fusion.checkpoint import atomic_torch_save
 from tsjnet_plugin.schedule import TaskSchedule
+from tsjnet_plugin.schedule import build_schedule as build_task_schedule
 
 from .data import PairDatasetMapper
 from .evaluation import FusionQualityEvaluator
+from .meta_arch import check_class_counts
+
+__all__ = [
+    "OPTIMIZERS",
+    "AtomicCheckpointer",
+    "ScheduledStepRunner",
+    "TSJTrainer",
+    "build_schedule",
+    "unwrap",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -169,10 +180,7 @@ def build_schedule(cfg: CfgNode, model: nn.Module) -> TaskSchedule:
     tasks = unwrap(model).tasks
     if not tasks:
         raise ValueError("the joint model has neither a detector nor a segmentor to schedule")
-    ratio = tuple(cfg.SCHEDULE.RATIO)[: len(tasks)] if cfg.SCHEDULE.MODE == "ratio" else ()
-    if cfg.SCHEDULE.MODE == "ratio" and len(tasks) == 1:
-        ratio = (1,)
-    return TaskSchedule(cfg.SCHEDULE.MODE, tasks, ratio)
+    return build_task_schedule(cfg.SCHEDULE.MODE, tasks, cfg.SCHEDULE.RATIO)
 
 
 class TSJTrainer(DefaultTrainer):
@@ -192,6 +200,7 @@ class TSJTrainer(DefaultTrainer):
         model = self.build_model(cfg)
         optimizer = self.build_optimizer(cfg, model)
         data_loader = self.build_train_loader(cfg)
+        check_class_counts(cfg, *unwrap(model).num_classes)  # the loader has set the classes
         schedule = build_schedule(cfg, model)
         on_cpu = cfg.MODEL.DEVICE == "cpu"
         model = create_ddp_model(
@@ -214,6 +223,12 @@ class TSJTrainer(DefaultTrainer):
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
+
+    @property
+    def last_eval_results(self) -> dict:
+        """The results of the last evaluation during training (what detectron2's ``EvalHook``
+        keeps from ``test``); empty before the first one."""
+        return dict(getattr(self, "_last_eval_results", None) or {})
 
     @staticmethod
     def build_checkpointer(
