@@ -24,6 +24,14 @@ from .data import PairRecord, read_ir, read_visible
 from .fusion import TSJNet, ir_to_tensor, recolor, rgb_to_y, visible_to_tensor
 from .fusion.color import ChannelOrder, to_uint8_image
 
+__all__ = [
+    "FusedPair",
+    "FusionPredictor",
+    "fuse_pairs",
+    "output_paths",
+    "write_png_atomic",
+]
+
 
 @dataclass
 class FusedPair:
