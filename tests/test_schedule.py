@@ -2,7 +2,7 @@
 
 import pytest
 
-from tsjnet_plugin.schedule import TaskSchedule
+from tsjnet_plugin.schedule import TaskSchedule, build_schedule
 
 
 def test_alternate():
@@ -39,3 +39,19 @@ def test_single_task_and_errors():
         TaskSchedule("sum", ("det", "det"))
     with pytest.raises(ValueError, match=">= 0"):
         TaskSchedule().tasks_at(-1)
+
+
+def test_build_schedule_restricts_to_the_models_tasks():
+    assert build_schedule("ratio", ("det", "seg"), (2, 1)).ratio == (2, 1)
+    seg_only = build_schedule("ratio", ("seg",), (2, 1))  # a (det, seg) ratio keeps seg's entry
+    assert seg_only.tasks == ("seg",) and seg_only.ratio == (1,)
+    assert [seg_only.tasks_at(i) for i in range(3)] == [("seg",)] * 3
+    assert build_schedule("ratio", ("det",), (3, 1)).ratio == (3,)
+    assert build_schedule("ratio", ("seg", "det"), (2, 1)).tasks == ("det", "seg")
+    assert build_schedule("alternate", ("det",), (5, 7)).ratio == (1,)  # ratio mode only
+    with pytest.raises(ValueError, match="one count per task"):
+        build_schedule("ratio", ("det", "seg"), (1, 2, 3))
+    with pytest.raises(ValueError, match="subset"):
+        build_schedule("sum", ("cls",))
+    with pytest.raises(ValueError, match="subset"):
+        build_schedule("sum", ())

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tsjnet_plugin.loss_names import loss_group
 from tsjnet_plugin.visualize import (
     draw_detections,
-    loss_group,
     make_grid,
     overlay_segmentation,
     plot_loss_curves,
@@ -45,8 +45,8 @@ def test_loss_curves_from_detectron2_metrics_json(tmp_path):
     lines = [
         {
             "iteration": i,
-            "loss_int": 1.0 / (i + 1),
-            "loss_cls": 0.5,
+            "loss_fusion_int": 1.0 / (i + 1),
+            "loss_det_cls": 0.5,
             "loss_seg_decode_ce": 0.3,
             "total_loss": 2.0,
             "lr": 0.1,
@@ -56,14 +56,16 @@ def test_loss_curves_from_detectron2_metrics_json(tmp_path):
     path = tmp_path / "metrics.json"
     path.write_text("\n".join(json.dumps(line) for line in lines))
     series = read_metrics_json(path)
-    assert series["loss_int"][-1] == (4, 0.2)
+    assert series["loss_fusion_int"][-1] == (4, 0.2)
     out = plot_loss_curves(path, tmp_path / "curves.png")
     assert Image.open(out).size[0] > 0
-    assert [loss_group(k) for k in ("loss_int", "loss_cls", "loss_seg_aux_ce", "total_loss")] == [
+    keys = ("loss_fusion_int", "loss_det_cls", "loss_seg_aux_ce", "total_loss", "decode.loss_ce")
+    assert [loss_group(k) for k in keys] == [
         "fusion",
         "detection",
         "segmentation",
         "total",
+        "task",
     ]
     path.write_text(json.dumps({"iteration": 1, "lr": 0.1}))
     with pytest.raises(ValueError, match="no loss values"):

@@ -62,7 +62,7 @@ def train_or_reuse(cfg) -> tuple[dict, nn.Module]:
     trainer = TSJTrainer(cfg)
     trainer.resume_or_load(resume=True)
     trainer.train()
-    return trainer._last_eval_results, unwrap(trainer.model)
+    return trainer.last_eval_results, unwrap(trainer.model)
 
 
 def write_baselines(records: list[PairRecord], out_dir: Path) -> dict[str, Path]:
@@ -122,7 +122,7 @@ def main() -> None:
     report.mkdir(parents=True, exist_ok=True)
     (report / "results.json").write_text(json.dumps(results, indent=2, default=float))
     (report / "results.md").write_text(results_table(results) + "\n")
-    save_checkpoint(model.fusion, args.out / f"fusion_{cfg.MODEL.TSJNET.ARCH}.pth")
+    save_checkpoint(model.fusion.net, args.out / f"fusion_{cfg.MODEL.TSJNET.ARCH}.pth")
 
     # Pictures: loss curves, synthetic test samples (labelled), the shipped real pairs.
     plot_loss_curves(Path(cfg.OUTPUT_DIR) / "metrics.json", report / "loss_curves.png")

@@ -22,8 +22,6 @@ from detectron2.utils import comm
 from tsjnet_plugin.d2 import TSJTrainer, add_tsjnet_config, register_builtin
 from tsjnet_plugin.d2.data import prepare_synthetic
 
-logger = logging.getLogger("tsjnet_plugin")
-
 
 def setup(args):
     cfg = get_cfg()

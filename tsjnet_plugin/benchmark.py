@@ -19,6 +19,15 @@ from .fusion import build_fusion_model
 from .fusion.attention import neighborhood_attention_natten, neighborhood_attention_torch
 from .fusion.nat import NATLevel
 
+__all__ = [
+    "attention_backend_ratio",
+    "count_macs",
+    "count_parameters",
+    "fusion_latency",
+    "peak_rss_bytes",
+    "time_call",
+]
+
 
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

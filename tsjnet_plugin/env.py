@@ -18,6 +18,13 @@ import torch
 
 from .fusion.attention import natten_available, resolve_backend
 
+__all__ = [
+    "SHORT_KEYS",
+    "collect_env",
+    "format_env",
+    "main",
+]
+
 NOT_INSTALLED = "not installed"
 SHORT_KEYS = (
     "torch",

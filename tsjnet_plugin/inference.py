@@ -20,9 +20,17 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from .data import PairRecord, read_ir, read_visible
+from .data import PairRecord, read_ir_levels, read_visible
 from .fusion import TSJNet, ir_to_tensor, recolor, rgb_to_y, visible_to_tensor
 from .fusion.color import ChannelOrder, to_uint8_image
+
+__all__ = [
+    "FusedPair",
+    "FusionPredictor",
+    "fuse_pairs",
+    "output_paths",
+    "write_png_atomic",
+]
 
 
 @dataclass
@@ -133,7 +141,7 @@ def fuse_pairs(
     done: list[str] = []
     bar = tqdm(total=len(todo), desc="fusing", unit="pair", disable=not progress)
     for batch in _batches(todo, batch_size):
-        ir = torch.cat([ir_to_tensor(read_ir(r.ir_path), r.ir_path) for r in batch])
+        ir = torch.cat([ir_to_tensor(read_ir_levels(r.ir_path), r.ir_path) for r in batch])
         vis = torch.cat(
             [visible_to_tensor(read_visible(r.vis_path), name=r.vis_path) for r in batch]
         )

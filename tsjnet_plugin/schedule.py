@@ -8,6 +8,11 @@ Modes:
 
 The fusion loss is computed at every iteration in every mode. The schedule is a pure function of
 the iteration, so resuming at iteration ``i`` resumes the same task as an uninterrupted run.
+
+Both adapters build theirs with :func:`build_schedule` from the model's tasks; a ``ratio``
+written for both tasks (``SCHEDULE.RATIO: [2, 1]``, ``schedule=dict(ratio=(2, 1))``) keeps the
+entries of the tasks the model has, so on a segmentation-only model it means "segmentation every
+iteration" in both frameworks.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = ["MODES", "TASKS", "TaskSchedule", "build_schedule"]
+
 MODES = ("sum", "alternate", "ratio")
+TASKS = ("det", "seg")  # every task a joint model can have, in turn order
 
 
 @dataclass(frozen=True)
@@ -65,5 +73,28 @@ class TaskSchedule:
 
 
 def build_schedule(mode: str, tasks: Sequence[str], ratio: Sequence[int] = ()) -> TaskSchedule:
-    """A :class:`TaskSchedule`, restricted to the ``tasks`` the model actually has."""
-    return TaskSchedule(mode, tuple(tasks), tuple(ratio))
+    """The :class:`TaskSchedule` of a model with ``tasks``.
+
+    Args:
+        mode: ``"sum"``, ``"alternate"`` or ``"ratio"``.
+        tasks: the tasks the model has, a non-empty subset of :data:`TASKS`; put in
+            :data:`TASKS` order.
+        ratio: ``"ratio"`` mode only (ignored otherwise): one count per task of the model, or one
+            per task of :data:`TASKS` (``(det, seg)``), of which the model's are kept.
+
+    Raises:
+        ValueError: unknown or no tasks, or a ratio that fits neither.
+    """
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown or not tasks:
+        raise ValueError(f"schedule tasks must be a non-empty subset of {TASKS}, got {tasks}")
+    ordered = tuple(task for task in TASKS if task in tasks)
+    ratio = tuple(ratio) if mode == "ratio" else ()
+    if ratio and len(ratio) == len(TASKS) and len(ordered) < len(TASKS):
+        ratio = tuple(count for task, count in zip(TASKS, ratio) if task in ordered)
+    if ratio and len(ratio) != len(ordered):
+        raise ValueError(
+            f"schedule ratio {ratio} must give one count per task of the model {ordered} or "
+            f"per task of {TASKS}"
+        )
+    return TaskSchedule(mode, ordered, ratio)

@@ -14,6 +14,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .loss_names import loss_group
+
+__all__ = [
+    "draw_detections",
+    "make_grid",
+    "overlay_segmentation",
+    "palette",
+    "plot_loss_curves",
+    "read_metrics_json",
+    "to_rgb",
+]
+
 
 def palette(num_colors: int, seed: int = 3) -> np.ndarray:
     """``[num_colors, 3]`` uint8 distinct colours; index 0 is black (background)."""
@@ -110,20 +122,10 @@ def read_metrics_json(path: str | os.PathLike) -> dict[str, list[tuple[int, floa
     return dict(series)
 
 
-FUSION_LOSSES = ("loss_int", "loss_grad", "loss_ssim", "loss_div", "loss_rec_vis", "loss_rec_ir")
-
-
-def loss_group(key: str) -> str:
-    """ "total", "fusion", "segmentation" or "detection" for a logged loss name."""
-    if key == "total_loss":
-        return "total"
-    if key in FUSION_LOSSES:
-        return "fusion"
-    return "segmentation" if key.startswith("loss_seg") else "detection"
-
-
 def plot_loss_curves(metrics_json: str | os.PathLike, out_png: str | os.PathLike) -> Path:
-    """Plot every ``loss*`` series of a detectron2 ``metrics.json`` into one PNG (Agg backend)."""
+    """Plot every ``loss*`` series of a detectron2 ``metrics.json`` into one PNG (Agg backend),
+    one panel per group of :func:`tsjnet_plugin.loss_names.loss_group` (fusion, detection,
+    segmentation, total)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -5,7 +5,7 @@ from detectron2.config import LazyCall as L
 from detectron2.model_zoo import get_config
 
 from tsjnet_plugin.d2 import PairDatasetMapper, TSJNetBackbone, add_fusion_losses, register_builtin
-from tsjnet_plugin.fusion import build_fusion_model
+from tsjnet_plugin.fusion import FusionFrontEnd
 
 _stock = get_config("COCO-Detection/retinanet_R_50_FPN_1x.py")
 dataloader, optimizer = _stock.dataloader, _stock.optimizer
@@ -16,7 +16,7 @@ model.pixel_mean = [*model.pixel_mean, 0.0]  # the stock 3 (BGR) + the IR channe
 model.pixel_std = [*model.pixel_std, 1.0]
 model.backbone = L(TSJNetBackbone)(
     inner=model.backbone,  # the stock backbone, unchanged
-    fusion=L(build_fusion_model)(arch="fast", pretrained=True),  # shipped weights
+    fusion=L(FusionFrontEnd)(arch="fast", checkpoint="tsjnet_fast_roadscene"),  # shipped weights
     pixel_mean="${..pixel_mean}",
     pixel_std="${..pixel_std}",
     input_format="${..input_format}",

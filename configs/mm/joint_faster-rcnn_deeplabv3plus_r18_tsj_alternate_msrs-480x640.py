@@ -12,7 +12,7 @@ model = dict(
         auxiliary_head=dict(num_classes=9),
     ),
 )
-msrs = dict(type="TSJPairDataset", reader="msrs", data_root="datasets/MSRS", task="joint")
+msrs = dict(type="TSJPairDataset", reader="msrs", data_root="MSRS", task="joint")
 test_pipeline = [
     dict(type="LoadIRVisPair"),
     dict(type="Resize", scale=(640, 480), keep_ratio=True),

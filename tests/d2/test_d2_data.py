@@ -20,8 +20,8 @@ from tsjnet_plugin.d2 import (
     register_builtin,
     register_pair_dataset,
 )
-from tsjnet_plugin.d2.data import DATASETS_ENV
 from tsjnet_plugin.data import DatasetError, read_msrs
+from tsjnet_plugin.paths import DATASETS_ENV
 
 # IR levels: 8-bit (sample "a", uint8 resize path) and 16-bit (sample "b", float path)
 IR_LEVELS = {"a": (20, 250, np.uint8), "b": (5000, 60000, np.uint16)}
@@ -109,7 +109,9 @@ def test_d2_mapper_keeps_pair_aligned(msrs_root, catalog, stem):
 
     image, ir, sem_seg = out["image"].numpy(), out["ir"].numpy(), out["sem_seg"].numpy()
     assert image.shape == (3, 96, 120) and image.dtype == np.uint8
-    assert ir.shape == (1, 96, 120) and ir.dtype == np.float32
+    # 8-bit IR stays uint8 (as read); 16-bit IR is resized on the float path, in [0, 1]
+    assert ir.shape == (1, 96, 120) and ir.dtype == (np.uint8 if stem == "a" else np.float32)
+    ir = ir / np.float32(255.0) if ir.dtype == np.uint8 else ir
     assert 0.0 <= ir.min() and ir.max() <= 1.0
     assert sem_seg.shape == (96, 120) and sem_seg.dtype == np.int64
     assert image[:, 30, 84].tolist() == list(tiny_msrs.VIS_BOX)  # RGB order, inside the moved box

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from detectron2.config import get_cfg
-from detectron2.data import build_detection_train_loader
+from detectron2.data import DatasetCatalog, build_detection_train_loader
 from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
@@ -59,7 +59,6 @@ def make_cfg(synthetic_root, tmp_path, config="configs/tsj_faster_rcnn_demo_cpu.
     add_tsjnet_config(cfg)
     cfg.merge_from_file(str(ROOT / config))
     cfg.merge_from_list(["MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(tmp_path), *TINY, *opts])
-    cfg.MODEL.TSJNET.SEGMENTOR.CONFIG = str(ROOT / cfg.MODEL.TSJNET.SEGMENTOR.CONFIG)
     return cfg
 
 
@@ -115,9 +114,9 @@ def test_task_loss_alone_reaches_the_fusion_trunk(synthetic_root, tmp_path):
         model.zero_grad()
         with EventStorage(0):
             losses = model(batch, tasks=(task,))
-        assert all(v.item() == 0 for k, v in losses.items() if k in ("loss_int", "loss_ssim"))
+        assert not any(k.startswith("loss_fusion") for k in losses)  # weight 0: none computed
         sum(losses.values()).backward()
-        grad = model.fusion.encoder.patch_embed.proj.weight.grad
+        grad = model.fusion.net.encoder.patch_embed.proj.weight.grad
         assert grad is not None and grad.abs().sum() > 0, task
 
 
@@ -133,7 +132,7 @@ def test_sum_mode_equals_one_backward_of_the_summed_losses(synthetic_root, tmp_p
     torch.manual_seed(7)
     with EventStorage(0):
         losses = twin(batch, tasks=("det", "seg"))
-    assert {"loss_cls", "loss_seg_decode_ce", "loss_int"} <= set(losses)
+    assert {"loss_det_cls", "loss_seg_decode_ce", "loss_fusion_int"} <= set(losses)
     optimizer.zero_grad()
     sum(losses.values()).backward()
     optimizer.step()
@@ -156,7 +155,7 @@ def test_non_finite_loss_skips_the_step_then_stops(synthetic_root, tmp_path):
     cfg = make_cfg(synthetic_root, tmp_path)
     model = build_model(cfg).train()
     batch = first_batch(cfg)
-    batch[0]["ir"] = torch.full_like(batch[0]["ir"], float("nan"))
+    batch[0]["ir"] = torch.full(batch[0]["ir"].shape, float("nan"))
     runner = runner_for(cfg, model, batch)
     runner.max_nan_steps = 2
     before = snapshot(model)
@@ -181,7 +180,7 @@ def test_train_eval_and_resume_from_the_same_iteration_and_task(synthetic_root, 
     # tools/fuse.py takes model_final.pth: the fusion sub-model and its arch are extracted.
     fusion = build_model_from_checkpoint(tmp_path / "model_final.pth")
     assert fusion.cfg == ARCHS["tiny"]
-    trained = trainer.model.fusion.state_dict()
+    trained = trainer.model.fusion.net.state_dict()
     assert all(torch.equal(v, trained[k]) for k, v in fusion.state_dict().items())
     pair = [str(synthetic_root / "test" / sub / "00000.png") for sub in ("ir", "vi")]
     cmd = [sys.executable, "tools/fuse.py", "--ir", pair[0], "--vis", pair[1]]
@@ -225,6 +224,32 @@ def test_other_detectors_are_a_config_change(synthetic_root, tmp_path, config):
     assert changed(before, model.detector)
 
 
+def test_relative_config_paths_do_not_depend_on_the_working_directory(
+    synthetic_root, tmp_path, monkeypatch
+):
+    cfg = make_cfg(synthetic_root, tmp_path)
+    assert not Path(cfg.MODEL.TSJNET.SEGMENTOR.CONFIG).is_absolute()
+    monkeypatch.chdir(tmp_path)  # no configs/ here
+    assert build_model(cfg).segmentor.num_classes == 4
+
+
+def test_class_counts_are_checked_without_loading_the_dataset(synthetic_root, tmp_path):
+    name, loads = "tsj_unit_lazy_classes", []
+
+    def loader():
+        loads.append(name)
+        return read_msrs(synthetic_root, "train", name=name)
+
+    register_pair_dataset(name, loader)
+    cfg = make_cfg(synthetic_root, tmp_path, "configs/tsj_faster_rcnn_demo_cpu.yaml")
+    cfg.merge_from_list(["MODEL.ROI_HEADS.NUM_CLASSES", "5", "DATASETS.TRAIN", f"('{name}',)"])
+    build_model(cfg)  # the classes are not known yet: nothing is read to check them
+    assert not loads
+    with pytest.raises(ValueError, match="has 3 detection classes"):
+        TSJTrainer(cfg)  # its train loader loads the dataset, then the counts are checked
+    assert loads == [name]
+
+
 def test_configuration_errors_are_clear(synthetic_root, tmp_path):
     cfg = make_cfg(
         synthetic_root,
@@ -242,6 +267,7 @@ def test_configuration_errors_are_clear(synthetic_root, tmp_path):
         "MODEL.ROI_HEADS.NUM_CLASSES",
         "5",
     )
+    DatasetCatalog.get(TRAIN)  # loading sets the class names the model is checked against
     with pytest.raises(ValueError, match="has 3 detection classes"):
         build_model(cfg)
     cfg = make_cfg(

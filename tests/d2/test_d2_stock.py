@@ -31,16 +31,15 @@ from tsjnet_plugin.d2 import (
     add_tsjnet_config,
     register_pair_dataset,
 )
-from tsjnet_plugin.d2.fusion_step import fuse_pair
 from tsjnet_plugin.data import read_ir, read_msrs, read_visible, write_synthetic_msrs
-from tsjnet_plugin.fusion import build_fusion_model, build_model_from_checkpoint
+from tsjnet_plugin.fusion import FusionFrontEnd, build_model_from_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET = re.compile(r"<!-- snippet: d2-tsjnet-backbone -->\s*```yaml\n(.*?)```", re.S)
 STOCK_YAML = "COCO-Detection/faster_rcnn_R_50_FPN_1x.yaml"
 STOCK_LAZY = ROOT / "configs" / "lazy" / "retinanet_R_50_FPN_1x_tsj.py"
 TRAIN, TEST = "tsj_stock_synthetic_train", "tsj_stock_synthetic_test"
-FUSION_LOSSES = ("loss_int", "loss_grad", "loss_ssim")
+FUSION_LOSSES = ("loss_fusion_int", "loss_fusion_grad", "loss_fusion_ssim")
 ITERS = 3
 
 # Test-only overrides: tiny data and networks, no downloads.
@@ -117,12 +116,12 @@ def test_stock_yaml_config_trains_with_the_documented_lines(synthetic_root, tmp_
     trainer.train()
     assert trainer.iter == ITERS
     assert any(not torch.equal(a, b) for a, b in zip(before, fusion.parameters()))
-    history = [value for value, _ in trainer.storage.history("loss_int").values()]
+    history = [value for value, _ in trainer.storage.history("loss_fusion_int").values()]
     assert len(history) == ITERS and torch.isfinite(torch.tensor(history)).all()
     # tools/fuse.py takes the trained fusion network out of the wrapped model's checkpoint.
     extracted = build_model_from_checkpoint(tmp_path / "out" / "model_final.pth")
     for name, value in extracted.state_dict().items():
-        torch.testing.assert_close(value, fusion.state_dict()[name], msg=name)
+        torch.testing.assert_close(value, fusion.net.state_dict()[name], msg=name)
     batch = next(iter(trainer.build_train_loader(cfg)))
     assert batch[0]["image"].shape[0] == 4 and "ir" not in batch[0]
     norms = fusion_grad_norms(model, batch)
@@ -178,9 +177,7 @@ def test_wrapper_delegates_shape_and_padding_and_fuses_what_it_is_given(tmp_path
     with torch.no_grad():
         features = backbone((raw - mean) / std)
         vis_rgb = raw[:, [2, 1, 0]] / 255.0
-        fused = fuse_pair(
-            backbone.fusion, backbone.fusion_loss, 0.0, vis_rgb, raw[:, 3:] / 255.0, False
-        )
+        fused = backbone.fusion(vis_rgb, raw[:, 3:] / 255.0)
         direct = backbone.inner((fused.rgb[:, [2, 1, 0]] * 255.0 - mean[:, :3]) / std[:, :3])
     for name, value in features.items():  # features reach ~600: rounding of the round trip
         torch.testing.assert_close(value, direct[name], rtol=1e-4, atol=1e-2, msg=name)
@@ -267,7 +264,7 @@ def test_add_tsjnet_config_changes_no_stock_default():
 
 def shrink_lazy(cfg, dataset_names: tuple[str, str]):
     """Test-only changes to the LazyConfig recipe: ResNet-18, narrow FPN/head, tiny images."""
-    cfg.model.model.backbone.fusion = dict(_target_=build_fusion_model, arch="tiny")
+    cfg.model.model.backbone.fusion = dict(_target_=FusionFrontEnd, arch="tiny")
     fpn = cfg.model.model.backbone.inner
     fpn.bottom_up.stages.depth = 18
     del fpn.bottom_up.stages.stride_in_1x1
@@ -301,7 +298,7 @@ def test_lazy_config_recipe_trains_with_detectron2s_conventions(synthetic_root):
     trainer.register_hooks([hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier))])
     trainer.train(0, ITERS)
     assert any(not torch.equal(a, b) for a, b in zip(before, fusion.parameters()))
-    history = [value for value, _ in trainer.storage.history("loss_ssim").values()]
+    history = [value for value, _ in trainer.storage.history("loss_fusion_ssim").values()]
     assert len(history) == ITERS and torch.isfinite(torch.tensor(history)).all()
     norms = fusion_grad_norms(model, next(iter(loader)))
     assert norms["task"] > 0 and norms["fusion"] > 0, norms

@@ -8,8 +8,10 @@ from PIL import Image
 
 from tsjnet_plugin.data import (
     DatasetError,
+    pack_pair,
     read_image_size,
     read_ir,
+    read_ir_levels,
     read_seg_label,
     read_visible,
 )
@@ -112,3 +114,30 @@ def test_truncated_file(layout, reader):
 
 def test_read_image_size_reads_header(layout):
     assert read_image_size(layout.grey("a.png", size=(21, 37))) == (21, 37)
+
+
+def test_read_ir_levels_keeps_the_native_bit_depth(layout):
+    path8 = layout.grey("ir.png")
+    levels = read_ir_levels(path8)
+    assert levels.dtype == np.uint8
+    np.testing.assert_array_equal(levels, np.asarray(Image.open(path8)))
+    values = np.linspace(0, 65535, 32 * 40).reshape(32, 40).astype(np.uint16)
+    levels16 = read_ir_levels(layout.image("ir16.png", values))
+    assert levels16.dtype == np.uint16
+    np.testing.assert_array_equal(levels16, values)
+
+
+def test_pack_pair_scales_each_dtype_once():
+    ir16 = np.array([[0, 257, 65535]], np.uint16)
+    vis = np.array([[[10, 20, 30], [0, 0, 0], [255, 255, 255]]], np.uint8)
+    packed = pack_pair(ir16, vis)
+    assert packed.shape == (1, 3, 4) and packed.dtype == np.float32
+    np.testing.assert_array_equal(packed[0, 0], [30, 20, 10, 0])  # B, G, R, IR
+    np.testing.assert_array_equal(packed[0, :, 3], [0, 1, 255])
+    ir8 = np.array([[0, 7, 255]], np.uint8)
+    np.testing.assert_array_equal(pack_pair(ir8, vis / 255.0)[0, :, 3], [0, 7, 255])
+    np.testing.assert_allclose(pack_pair(ir8, vis / 255.0)[..., :3], packed[..., :3], atol=1e-4)
+    with pytest.raises(DatasetError, match=r"ir\.png.*3x1.*vis\.png is 2x1"):
+        pack_pair(ir8, vis[:, :2], "ir.png", "vis.png")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        pack_pair(ir8.astype(np.float32), vis)

@@ -6,7 +6,7 @@ import torch
 from tsjnet_plugin import build_fusion_model
 from tsjnet_plugin.fusion.official import TSJNet, pad_to
 
-# Hand-computed from the official layer definitions (shared/docs/tsjnet_reference.md, 1.10).
+# Hand-computed from the official layer definitions (net.py of the official TSJNet code).
 OFFICIAL_PARAMS = {
     "encoder": 22_739_465,
     "decoder": 1_946_248,

@@ -84,18 +84,20 @@ def test_total_loss_terms_and_weights():
     out = model(ir, vis, with_aux=True)
     losses = TSJFusionLoss()(out, ir, vis)
     assert set(losses) == {
-        "loss_int",
-        "loss_grad",
-        "loss_ssim",
-        "loss_div",
-        "loss_rec_vis",
-        "loss_rec_ir",
+        "loss_fusion_int",
+        "loss_fusion_grad",
+        "loss_fusion_ssim",
+        "loss_fusion_div",
+        "loss_fusion_rec_vis",
+        "loss_fusion_rec_ir",
     }
     expected_rec = 6 * torch.mean((out.recon_vis - vis) ** 2)
-    assert losses["loss_rec_vis"].item() == pytest.approx(expected_rec.item(), rel=1e-5)
+    assert losses["loss_fusion_rec_vis"].item() == pytest.approx(expected_rec.item(), rel=1e-5)
     assert FusionLossWeights() == FusionLossWeights(20, 20, 10, 0.1, 6, 1)
     partial = TSJFusionLoss(FusionLossWeights(diversity=0.0))(out, ir, vis)
-    assert "loss_div" not in partial and all(math.isfinite(v.item()) for v in partial.values())
+    assert "loss_fusion_div" not in partial and all(
+        math.isfinite(v.item()) for v in partial.values()
+    )
 
 
 def test_total_loss_reaches_every_trainable_parameter():

@@ -182,6 +182,20 @@ def test_mm_synthetic_reader(tmp_path):
     assert dataset.metainfo["det_classes"] == ("person", "car", "bike")
 
 
+def test_mm_relative_data_root_is_under_the_datasets_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("TSJNET_DATASETS", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # a cwd-relative "synthetic" would be tmp_path / "synthetic"
+    dataset = TSJPairDataset(
+        reader="synthetic",
+        data_root="synthetic",
+        split="test",
+        reader_args=dict(num_train=1, num_test=1, height=32, width=40),
+    )
+    assert dataset.data_root == str(tmp_path / "data" / "synthetic")
+    assert (tmp_path / "data" / "synthetic" / "test").is_dir()
+    assert not (tmp_path / "synthetic").exists()
+
+
 def test_mm_split_pair_shapes():
     batch = torch.arange(2 * 4 * 3 * 5, dtype=torch.float32).reshape(2, 4, 3, 5)
     vis, ir = split_pair(batch)

@@ -16,7 +16,7 @@ from PIL import Image
 from synthetic_batches import synthetic_batch
 
 from tsjnet_plugin.fusion import ARCHS, build_model_from_checkpoint
-from tsjnet_plugin.metrics import evaluate_fusion
+from tsjnet_plugin.metrics import evaluate_fusion, rgb_luma
 from tsjnet_plugin.mm import TSJFusionMetric, TSJInferencer
 from tsjnet_plugin.mm.hooks import attach_fusion_loss_collector
 
@@ -62,7 +62,7 @@ def test_mm_fusion_backbone_with_documented_mean_std_trains(data_root):
     log = model.train_step(
         _seg_batch(data_root), OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     )
-    assert "fuse.loss_int" in log and "decode.loss_ce" in log
+    assert "loss_fusion_int" in log and "decode.loss_ce" in log
     assert any(not torch.equal(p, before[n]) for n, p in fusion.named_parameters() if n in before)
     with pytest.raises(ValueError, match=r"mean=\[0.0\], std=\[255.0\]"):
         model.backbone(torch.full((1, 4, HEIGHT, WIDTH), 200.0))
@@ -77,7 +77,7 @@ def test_mm_fusion_metric_matches_evaluate_fusion():
     metric.process(dict(inputs=[pair]), [sample])
     scores = metric.compute_metrics(metric.results)
     b, g, r = pair[0].numpy(), pair[1].numpy(), pair[2].numpy()
-    vis_y = np.round(0.299 * r + 0.587 * g + 0.114 * b)
+    vis_y = np.round(rgb_luma(r, g, b))  # as tools/eval_fusion.py reads a colour PNG
     expected = evaluate_fusion(pair[3].numpy(), pair[3].numpy(), vis_y, ("EN", "SSIM", "MSE"))
     assert scores == pytest.approx(expected)
 

@@ -98,10 +98,10 @@ def test_mm_joint_alternate_steps_fusion_always_and_each_task_on_its_turn(data_r
         fusion_grads.clear()
         model.set_iteration(iteration)
         log = model.train_step(batch, optim_wrapper)
-        assert any(k.startswith("fuse.loss_") for k in log)
-        assert any(k.startswith(f"{task}.") for k in log)
+        assert any(k.startswith("loss_fusion_") for k in log)
+        assert any(k.startswith(f"loss_{task}_") for k in log)
         other = "seg" if task == "det" else "det"
-        assert not any(k.startswith(f"{other}.") for k in log)
+        assert not any(k.startswith((f"loss_{other}_", f"{other}_")) for k in log)
         assert fusion_grads == set(before["fusion"]), "fusion params without gradient"
         assert len(moved(parts["fusion"], before["fusion"])) > 0.9 * len(before["fusion"])
         assert moved(parts[task], before[task]), f"{task} net did not step on its turn"
@@ -132,7 +132,8 @@ def test_mm_joint_sum_is_one_backward_of_the_summed_losses(data_root):
     model.set_iteration(5)
     torch.manual_seed(1)
     log = model.train_step(load_batch(data_root, 0), sgd(model, LR))
-    assert {k.split(".")[0] for k in log if "loss" in k} == {"loss", "fuse", "det", "seg"}
+    assert {k.split("_")[1] for k in log if k.startswith("loss_")} == {"fusion", "det", "seg"}
+    assert "loss" in log and "det_acc" in log and "loss_det_acc" not in log
     step = {n: p.detach() - before[n] for n, p in model.named_parameters() if n in before}
     for prefix in ("fusion.", "detector.", "segmentor."):
         assert_close_flat(step, {n: -LR * g for n, g in both.items()}, prefix)

@@ -96,7 +96,7 @@ def test_stock_config_with_the_data_base_trains_and_evaluates(task, root, tmp_pa
     unchanged = [n for n, p in params.items() if torch.equal(p, before[n])]
     assert not unchanged, f"fusion parameters not updated: {unchanged[:5]}"
     logged = runner.message_hub.log_scalars
-    assert "train/fuse.loss_int" in logged
+    assert "train/loss_fusion_int" in logged
     assert ("train/decode.loss_ce" if task == "seg" else "train/loss_cls") in logged
     metrics = runner.test()
     expected = "mIoU" if task == "seg" else "coco/bbox_mAP"

@@ -95,7 +95,7 @@ def test_mm_stock_config_with_snippet_trains_fusion_trunk(task, data_root, tmp_p
     unchanged = [n for n, p in trainable.items() if torch.equal(p, before[n])]
     assert not unchanged, f"fusion parameters not updated: {unchanged}"
     logged = runner.message_hub.log_scalars
-    assert "train/fuse.loss_int" in logged and "train/fuse.loss_rec_ir" in logged
+    assert "train/loss_fusion_int" in logged and "train/loss_fusion_rec_ir" in logged
     task_loss = "train/decode.loss_ce" if task == "seg" else "train/loss_rpn_cls"
     assert task_loss in logged
     assert runner.iter == ITERS

@@ -31,9 +31,9 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from torch import nn
 
-from tsjnet_plugin.fusion import TSJFusionLoss, TSJNet
+from tsjnet_plugin.fusion import FusionFrontEnd
 
-from .fusion_step import build_fusion_parts, fuse_pair
+from .front_end import build_fusion_front_end
 
 __all__ = [
     "TSJNetBackbone",
@@ -63,8 +63,8 @@ class TSJNetBackbone(Backbone):
     Args:
         inner: the stock backbone, taking 3-channel images in ``input_format`` order normalised
             with ``pixel_mean[:3]``/``pixel_std[:3]``.
-        fusion: the fusion network; ``fusion_loss`` its loss (default: official weights),
-            ``fusion_loss_weight`` the factor on the whole loss (0: no fusion loss).
+        fusion: the fusion front end (network, loss and loss weight; a loss weight of 0 or a
+            frozen network computes no fusion loss).
         pixel_mean, pixel_std: the meta-architecture's 4 values (visible in ``input_format``
             order, then IR), on the 0-255 scale of the input images.
         input_format: "BGR" or "RGB", the order of the 3 visible channels.
@@ -78,12 +78,10 @@ class TSJNetBackbone(Backbone):
         self,
         *,
         inner: Backbone,
-        fusion: TSJNet,
+        fusion: FusionFrontEnd,
         pixel_mean: Sequence[float],
         pixel_std: Sequence[float],
         input_format: str = "BGR",
-        fusion_loss: TSJFusionLoss | None = None,
-        fusion_loss_weight: float = 1.0,
     ) -> None:
         super().__init__()
         if len(pixel_mean) != 4 or len(pixel_std) != 4 or min(pixel_std) <= 0:
@@ -96,13 +94,7 @@ class TSJNetBackbone(Backbone):
             raise ValueError(
                 f"TSJNetBackbone: INPUT.FORMAT must be RGB or BGR, got {input_format!r}"
             )
-        if fusion_loss_weight < 0:
-            raise ValueError(
-                f"TSJNetBackbone: fusion_loss_weight must be >= 0, got {fusion_loss_weight}"
-            )
         self.fusion = fusion
-        self.fusion_loss = fusion_loss if fusion_loss is not None else TSJFusionLoss()
-        self.fusion_loss_weight = float(fusion_loss_weight)
         self.inner = inner
         self.input_format = input_format
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, 4, 1, 1), False)
@@ -119,20 +111,6 @@ class TSJNetBackbone(Backbone):
             if wrapped is not None:
                 state_dict[prefix + wrapped] = state_dict.pop(key)
 
-    @property
-    def computes_loss(self) -> bool:
-        """Whether a training pass yields fusion losses."""
-        return self.fusion_loss_weight > 0 and any(
-            p.requires_grad for p in self.fusion.parameters()
-        )
-
-    def train(self, mode: bool = True) -> TSJNetBackbone:
-        """Switch modes; a frozen fusion network stays in eval mode."""
-        super().train(mode)
-        if not any(p.requires_grad for p in self.fusion.parameters()):
-            self.fusion.eval()
-        return self
-
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Fuse the normalised pairs ``x`` ([B, 4, H, W]) and run the inner backbone."""
         if x.dim() != 4 or x.shape[1] != 4:
@@ -143,15 +121,7 @@ class TSJNetBackbone(Backbone):
         raw = (x * self.pixel_std + self.pixel_mean) / PIXEL_MAX
         vis = raw[:, :3] if self.input_format == "RGB" else raw[:, :3].flip(1)
         ir = raw[:, 3:]
-        with_loss = self.training and self.computes_loss
-        fused = fuse_pair(
-            self.fusion,
-            self.fusion_loss,
-            self.fusion_loss_weight,
-            vis.clamp(0.0, 1.0),
-            ir.clamp(0.0, 1.0),
-            with_loss,
-        )
+        fused = self.fusion(vis.clamp(0.0, 1.0), ir.clamp(0.0, 1.0), with_loss=self.training)
         self._keep_losses(fused.losses)
         image = fused.rgb * PIXEL_MAX
         if self.input_format == "BGR":
@@ -230,13 +200,10 @@ def build_tsjnet_backbone(cfg: CfgNode, input_shape: ShapeSpec) -> TSJNetBackbon
             f"{list(cfg.MODEL.PIXEL_MEAN)} and {list(cfg.MODEL.PIXEL_STD)}"
         )
     inner = BACKBONE_REGISTRY.get(name)(cfg, ShapeSpec(channels=3))
-    fusion, loss, loss_weight = build_fusion_parts(cfg)
     return TSJNetBackbone(
         inner=inner,
-        fusion=fusion,
+        fusion=build_fusion_front_end(cfg),
         pixel_mean=cfg.MODEL.PIXEL_MEAN,
         pixel_std=cfg.MODEL.PIXEL_STD,
         input_format=cfg.INPUT.FORMAT,
-        fusion_loss=loss,
-        fusion_loss_weight=loss_weight,
     )

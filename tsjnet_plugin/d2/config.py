@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from detectron2.config import CfgNode as CN
 
+__all__ = ["add_tsjnet_config"]
+
 
 def add_tsjnet_config(cfg: CN) -> CN:
     """Add the tsjnet_plugin keys (with official values as defaults) to ``cfg`` in place.

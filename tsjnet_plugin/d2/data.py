@@ -35,30 +35,31 @@ from detectron2.data import transforms as T
 from detectron2.structures import Boxes, BoxMode, Instances
 
 from tsjnet_plugin.data import (
+    MODALITIES,
     SYNTHETIC_STUFF_CLASSES,
     SYNTHETIC_THING_CLASSES,
     DatasetError,
     PairDataset,
     read_dataset,
-    read_ir,
+    read_ir_levels,
     read_seg_label,
     read_visible,
+    to_levels_255,
     write_synthetic_msrs,
 )
+from tsjnet_plugin.paths import DATASETS_ENV, datasets_root
 
 __all__ = [
-    "DATASETS_ENV",
     "EVALUATOR_TYPE",
-    "MODALITIES",
     "PairDatasetMapper",
     "pair_dataset_to_dicts",
+    "prepare_synthetic",
     "register_builtin",
     "register_pair_dataset",
+    "transform_ir",
 ]
 
 EVALUATOR_TYPE = "tsj_pair"
-MODALITIES = ("visible", "infrared")
-DATASETS_ENV = "TSJNET_DATASETS"
 
 # name -> (reader, folder under the datasets root, split)
 _BUILTIN: dict[str, tuple[str, str, str | None]] = {
@@ -211,11 +212,6 @@ class _BuiltinLoader:
         return read_dataset(self.reader, self.folder, self.split, name=self.name)
 
 
-def datasets_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """``root``, else the ``TSJNET_DATASETS`` environment variable, else ``datasets``."""
-    return Path(root if root is not None else os.environ.get(DATASETS_ENV, "datasets")).expanduser()
-
-
 def prepare_synthetic(root: str | os.PathLike[str] | None = None) -> Path:
     """Write the embedded synthetic set now (reused if present). Call it before starting worker
     processes: otherwise every rank would write it on first use, concurrently."""
@@ -234,7 +230,8 @@ def register_builtin(root: str | os.PathLike[str] | None = None) -> list[str]:
 
     Args:
         root: the datasets folder; default: the `TSJNET_DATASETS` environment variable, else
-            "datasets" (relative to the working directory).
+            `datasets/` in the project root (`tsjnet_plugin.paths.datasets_root`), whatever the
+            working directory.
 
     Returns:
         The registered names.
@@ -258,17 +255,18 @@ class PairDatasetMapper:
     """Map a pair's dataset dict to model inputs, with one transform for every modality.
 
     The augmentations run on `T.AugInput(visible, boxes=..., sem_seg=...)`; the transforms they
-    return are then applied to the IR image. An IR image on 8-bit levels is transformed as
-    uint8, through exactly the code path (PIL for resizing) of the visible image; any other IR
-    (16-bit) goes through detectron2's float path (`torch` interpolation for resizing, which
-    does not antialias when shrinking). Boxes are clipped to the image and empty ones dropped.
+    return are then applied to the IR image, read at its native bit depth (`read_ir_levels`):
+    8-bit IR stays uint8 and goes through exactly the code path (PIL for resizing) of the
+    visible image; 16-bit IR goes through detectron2's float path (`torch` interpolation for
+    resizing, which does not antialias when shrinking). Boxes are clipped to the image and empty
+    ones dropped. The model scales both images to [0, 1] (`to_unit_range`) at its input.
 
     Returns a dict with the input dict's keys except "annotations", plus:
         image: [3, H', W'] uint8, RGB (the fusion model converts to the detector's
             `INPUT.FORMAT`); with `stack_ir` instead [4, H', W'] float32 on the 0-255 scale,
             the visible channels in `image_format` order then the IR (what a stock
             meta-architecture with `build_tsjnet_backbone` takes);
-        ir: [1, H', W'] float32 in [0, 1] (not with `stack_ir`);
+        ir: [1, H', W'] uint8 (8-bit IR) or float32 in [0, 1] (16-bit IR); not with `stack_ir`;
         sem_seg: [H', W'] int64 in [0, S) or the ignore label (255), when the dict has
             "sem_seg_file_name";
         instances: `Instances` with gt_boxes (absolute xyxy in the transformed image) and
@@ -340,7 +338,9 @@ class PairDatasetMapper:
         out = {key: value for key, value in dataset_dict.items() if key != "annotations"}
         if self.stack_ir:
             visible = image if self.image_format == "RGB" else image[..., ::-1]
-            stacked = np.concatenate([visible, ir[..., None] * 255.0], axis=-1, dtype=np.float32)
+            stacked = np.concatenate(
+                [visible, to_levels_255(ir)[..., None]], axis=-1, dtype=np.float32
+            )
             out["image"] = torch.as_tensor(np.ascontiguousarray(stacked.transpose(2, 0, 1)))
         else:
             out["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
@@ -353,10 +353,10 @@ class PairDatasetMapper:
 
 
 def _read_pair(dataset_dict: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Visible [H, W, 3] uint8 RGB and IR [H, W] float32 in [0, 1], sizes checked."""
+    """Visible [H, W, 3] uint8 RGB and IR [H, W] uint8 or uint16 (native), sizes checked."""
     vis_path, ir_path = dataset_dict["file_name"], dataset_dict["ir_file_name"]
     vis = read_visible(vis_path)
-    ir = read_ir(ir_path)
+    ir = read_ir_levels(ir_path)
     expected = (dataset_dict["height"], dataset_dict["width"])
     for path, shape in ((vis_path, vis.shape[:2]), (ir_path, ir.shape)):
         if shape != expected:
@@ -398,17 +398,19 @@ def _annotation_arrays(annotations: list[dict[str, Any]]) -> tuple[np.ndarray, n
 
 
 def transform_ir(transforms: T.TransformList, ir: np.ndarray) -> np.ndarray:
-    """Apply `transforms` to an IR image [H, W] float32 in [0, 1]; returns the same kind.
+    """Apply `transforms` to an IR image [H, W], chosen by its dtype (no guessing):
 
-    An IR on 8-bit levels (every value k / 255, as `read_ir` gives for 8-bit files) goes
-    through the uint8 path, losslessly and filtered exactly like the visible image.
+    * uint8: the uint8 path, filtered exactly like the visible image; returns uint8;
+    * uint16 or float in [0, 1]: scaled to [0, 1] (uint16 / 65535) and sent through the float
+      path; returns float32 in [0, 1].
     """
-    levels = ir * 255.0
-    rounded = np.round(levels)
-    if np.abs(levels - rounded).max(initial=0.0) < 1e-3:
-        out = transforms.apply_image(rounded.astype(np.uint8))
-        return out.astype(np.float32) / 255.0
-    out = transforms.apply_image(ir)
+    if ir.dtype == np.uint8:
+        return transforms.apply_image(ir)
+    if ir.dtype == np.uint16:
+        ir = ir.astype(np.float32) / np.float32(65535.0)
+    elif not np.issubdtype(ir.dtype, np.floating):
+        raise TypeError(f"IR dtype {ir.dtype} is not uint8, uint16 or float")
+    out = transforms.apply_image(ir.astype(np.float32))
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 

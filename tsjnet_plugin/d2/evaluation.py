@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 from collections.abc import Sequence
 
-import numpy as np
-import torch
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from tsjnet_plugin.fusion import rgb_to_y
-from tsjnet_plugin.metrics import METRIC_NAMES, evaluate_fusion
+from tsjnet_plugin.fusion.color import to_unit_range
+from tsjnet_plugin.metrics import METRIC_NAMES, mean_scores, score_pair
 
-
-def _gray_levels(image: torch.Tensor) -> np.ndarray:
-    """``[1, H, W]`` in [0, 1] -> ``HxW`` float64 on the 8-bit grid (rounded), as images on disk."""
-    return (image[0].detach().float().clamp(0, 1) * 255.0).round().cpu().numpy().astype(np.float64)
+__all__ = ["FusionQualityEvaluator"]
 
 
 class FusionQualityEvaluator(DatasetEvaluator):
-    """Mean fusion metrics of the model's ``fused_y`` against the input IR and visible Y.
+    """Mean fusion metrics of the model's ``fused_y`` against the input IR and visible Y, scored
+    by the core :func:`~tsjnet_plugin.metrics.score_pair` and averaged by
+    :func:`~tsjnet_plugin.metrics.mean_scores` (non-finite values left out), as the mm
+    ``TSJFusionMetric`` does.
 
-    Reads ``inputs[i]["ir"]`` (``[1, H, W]`` in [0, 1]) and ``inputs[i]["image"]`` (``[3, H, W]``
-    uint8 RGB) from :class:`~tsjnet_plugin.d2.PairDatasetMapper` and ``outputs[i]["fused_y"]``.
+    Reads ``inputs[i]["ir"]`` (``[1, H, W]`` uint8 or float in [0, 1]) and
+    ``inputs[i]["image"]`` (``[3, H, W]`` uint8 RGB) from
+    :class:`~tsjnet_plugin.d2.PairDatasetMapper` and ``outputs[i]["fused_y"]``.
     Results: ``{"fusion": {"EN": ..., ...}}``; per-image values go to
     ``output_dir/fusion_metrics.json``.
 
@@ -55,13 +53,8 @@ class FusionQualityEvaluator(DatasetEvaluator):
 
     def process(self, inputs: list[dict], outputs: list[dict]) -> None:
         for item, output in zip(inputs, outputs):
-            vis_y = rgb_to_y(item["image"].float()[None] / 255.0)[0]
-            scores = evaluate_fusion(
-                _gray_levels(output["fused_y"]),
-                _gray_levels(item["ir"]),
-                _gray_levels(vis_y),
-                self.metrics,
-            )
+            ir = to_unit_range(item["ir"], "ir") * 255.0
+            scores = score_pair(output["fused_y"] * 255.0, ir, item["image"], self.metrics)
             self._results.append({"image_id": item.get("image_id", item["file_name"]), **scores})
 
     def evaluate(self) -> dict:
@@ -77,8 +70,4 @@ class FusionQualityEvaluator(DatasetEvaluator):
             os.makedirs(self.output_dir, exist_ok=True)
             with open(os.path.join(self.output_dir, "fusion_metrics.json"), "w") as handle:
                 json.dump(results, handle, indent=1, default=float)
-        means = {}
-        for name in self.metrics:
-            values = [r[name] for r in results if math.isfinite(r[name])]
-            means[name] = float(np.mean(values)) if values else float("nan")
-        return {"fusion": means}
+        return {"fusion": mean_scores([{k: r[k] for k in self.metrics} for r in results])}

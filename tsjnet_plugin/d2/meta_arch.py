@@ -2,15 +2,17 @@
 
 ``MODEL.META_ARCHITECTURE: "TSJNetJointModel"``. One pair flows as follows:
 
-1. the mapper gives ``image`` (visible, ``[3, H, W]`` uint8 RGB) and ``ir`` (``[1, H, W]`` in
-   [0, 1]); pairs are reflect-padded to a common size and batched;
+1. the mapper gives ``image`` (visible, ``[3, H, W]`` uint8 RGB) and ``ir`` (``[1, H, W]``
+   uint8, or float in [0, 1] for 16-bit IR); both are scaled to [0, 1] here, once
+   (``to_unit_range``), reflect-padded to a common size and batched;
 2. the fusion network fuses (IR, visible Y); the fused Y is re-coloured with the visible chroma;
 3. the detector (any detectron2 meta-architecture, chosen by
    ``MODEL.TSJNET.DETECTOR.META_ARCHITECTURE``) gets the differentiable fused image in its
    ``INPUT.FORMAT`` channel order on the 0-255 scale, which its own ``PIXEL_MEAN/STD`` normalise;
 4. the segmentor (MMSegmentation or detectron2) gets the same fused image;
-5. in training, the fusion losses and the losses of the tasks named by ``tasks`` are returned
-   as one flat dict; in inference, each image's ``instances``, ``sem_seg`` and ``fused`` image.
+5. in training, the fusion losses (``loss_fusion_*``) and the losses of the tasks named by
+   ``tasks`` (``loss_det_*``, ``loss_seg_*``; :mod:`tsjnet_plugin.loss_names`) are returned as
+   one flat dict; in inference, each image's ``instances``, ``sem_seg`` and ``fused`` image.
 """
 
 from __future__ import annotations
@@ -19,26 +21,39 @@ from collections.abc import Sequence
 
 import torch
 from detectron2.config import CfgNode, configurable
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import MetadataCatalog
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 from torch import nn
 
-from tsjnet_plugin.fusion import TSJFusionLoss, TSJNet
+from tsjnet_plugin.fusion import FusionFrontEnd
+from tsjnet_plugin.fusion.color import to_unit_range
 from tsjnet_plugin.fusion.official import pad_to
+from tsjnet_plugin.loss_names import task_losses
+from tsjnet_plugin.schedule import TASKS
 
-from .fusion_step import build_fusion_parts, fuse_pair
+from .front_end import build_fusion_front_end
 from .segmentors import build_segmentor
 from .weights import TSJCheckpointer
 
-TASKS = ("det", "seg")
+__all__ = [
+    "TSJNetJointModel",
+    "build_detector",
+    "check_class_counts",
+    "detector_num_classes",
+]
 
 
-def _num_detector_classes(cfg: CfgNode) -> int:
-    name = cfg.MODEL.TSJNET.DETECTOR.META_ARCHITECTURE
-    return (
-        cfg.MODEL.RETINANET.NUM_CLASSES if name == "RetinaNet" else cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    )
+def detector_num_classes(detector: nn.Module) -> int | None:
+    """The class count of a built detectron2 detector, read from the module its meta-arch built
+    from its own config keys: ``num_classes`` of the detector itself (``RetinaNet``, ``FCOS``:
+    ``MODEL.RETINANET.NUM_CLASSES``, ...) or of its ``roi_heads`` (R-CNN family:
+    ``MODEL.ROI_HEADS.NUM_CLASSES``); None when neither has one."""
+    for module in (detector, getattr(detector, "roi_heads", None)):
+        num_classes = getattr(module, "num_classes", None)
+        if isinstance(num_classes, int):
+            return num_classes
+    return None
 
 
 def check_class_counts(
@@ -46,22 +61,23 @@ def check_class_counts(
 ) -> None:
     """Raise if the task networks disagree with ``cfg.DATASETS.TRAIN[0]``'s class lists.
 
-    Uses the dataset metadata (``thing_classes``/``stuff_classes``); datasets whose metadata
-    does not list classes are not checked.
+    Uses the dataset metadata (``thing_classes``/``stuff_classes``) as it is, without loading
+    the dataset: class lists given at registration (the builtin synthetic set) are checked when
+    the model is built; the trainer checks again once its data loader has loaded the dataset
+    (which sets the classes read from the dataset's files). Counts or lists that are unknown are
+    not checked.
     """
     if not cfg.DATASETS.TRAIN:
         return
     name = cfg.DATASETS.TRAIN[0]
     meta = MetadataCatalog.get(name)
-    if name in DatasetCatalog and not meta.get("thing_classes", None):
-        DatasetCatalog.get(name)  # the pair datasets set their class names when first loaded
     things = meta.get("thing_classes", None)
     stuff = meta.get("stuff_classes", None)
     if detector_classes is not None and things and len(things) != detector_classes:
         raise ValueError(
             f"dataset {name!r} has {len(things)} detection classes {list(things)} but the detector "
-            f"is configured for {detector_classes} (MODEL.ROI_HEADS.NUM_CLASSES or "
-            "MODEL.RETINANET.NUM_CLASSES)"
+            f"is configured for {detector_classes} (MODEL.ROI_HEADS.NUM_CLASSES, "
+            "MODEL.RETINANET.NUM_CLASSES or the NUM_CLASSES of its meta-architecture)"
         )
     if segmentor_classes is not None and stuff and len(stuff) != segmentor_classes:
         raise ValueError(
@@ -97,8 +113,7 @@ class TSJNetJointModel(nn.Module):
     """Fusion network + detector + segmentor, trained through the fused image.
 
     Args:
-        fusion: the fusion network.
-        fusion_loss: its loss module; ``fusion_loss_weight`` scales all its terms.
+        fusion: the fusion front end (network and loss, ``loss_fusion_*`` terms).
         detector: a detectron2 meta-architecture, or None.
         segmentor: an adapter from :mod:`tsjnet_plugin.d2.segmentors`, or None.
         input_format: "RGB" or "BGR", the detector's ``INPUT.FORMAT``.
@@ -110,9 +125,7 @@ class TSJNetJointModel(nn.Module):
     def __init__(
         self,
         *,
-        fusion: TSJNet,
-        fusion_loss: TSJFusionLoss,
-        fusion_loss_weight: float = 1.0,
+        fusion: FusionFrontEnd,
         detector: nn.Module | None = None,
         segmentor: nn.Module | None = None,
         input_format: str = "BGR",
@@ -124,8 +137,6 @@ class TSJNetJointModel(nn.Module):
         if input_format not in ("RGB", "BGR"):
             raise ValueError(f"INPUT.FORMAT must be RGB or BGR, got {input_format!r}")
         self.fusion = fusion
-        self.fusion_loss = fusion_loss
-        self.fusion_loss_weight = fusion_loss_weight
         self.detector = detector
         self.segmentor = segmentor
         self.input_format = input_format
@@ -137,22 +148,19 @@ class TSJNetJointModel(nn.Module):
     @classmethod
     def from_config(cls, cfg: CfgNode) -> dict:
         tsj = cfg.MODEL.TSJNET
-        fusion, loss, loss_weight = build_fusion_parts(cfg)
+        fusion = build_fusion_front_end(cfg)
         detector = build_detector(cfg)
         segmentor = build_segmentor(cfg)
         check_class_counts(
             cfg,
-            _num_detector_classes(cfg) if detector is not None else None,
+            detector_num_classes(detector) if detector is not None else None,
             segmentor.num_classes if segmentor is not None else None,
         )
-        if detector is not None and tsj.DETECTOR.FREEZE:
-            detector.requires_grad_(False)
-        if segmentor is not None and tsj.SEGMENTOR.FREEZE:
-            segmentor.requires_grad_(False)
+        for module, frozen in ((detector, tsj.DETECTOR.FREEZE), (segmentor, tsj.SEGMENTOR.FREEZE)):
+            if module is not None and frozen:
+                module.requires_grad_(False)
         return {
             "fusion": fusion,
-            "fusion_loss": loss,
-            "fusion_loss_weight": loss_weight,
             "detector": detector,
             "segmentor": segmentor,
             "input_format": cfg.INPUT.FORMAT,
@@ -179,9 +187,18 @@ class TSJNetJointModel(nn.Module):
         """The task networks this model has, in schedule order."""
         return tuple(t for t, m in zip(TASKS, (self.detector, self.segmentor)) if m is not None)
 
+    @property
+    def num_classes(self) -> tuple[int | None, int | None]:
+        """(detector, segmentor) class counts; None for a task the model lacks or a detector
+        whose count is not known (:func:`detector_num_classes`)."""
+        det = detector_num_classes(self.detector) if self.detector is not None else None
+        seg = self.segmentor.num_classes if self.segmentor is not None else None
+        return det, seg
+
     def _batch_pairs(self, batched_inputs: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Visible RGB ``[B, 3, H, W]`` and IR ``[B, 1, H, W]`` in [0, 1], reflect-padded to the
-        largest size in the batch."""
+        """Visible RGB ``[B, 3, H, W]`` and IR ``[B, 1, H, W]`` in [0, 1] (uint8 inputs divided
+        by 255, uint16 by 65535, float taken as it is), reflect-padded to the largest size in the
+        batch."""
         height = max(x["image"].shape[-2] for x in batched_inputs)
         width = max(x["image"].shape[-1] for x in batched_inputs)
         vis, ir = [], []
@@ -191,8 +208,8 @@ class TSJNetJointModel(nn.Module):
                     "TSJNetJointModel needs an 'ir' tensor in every input; use "
                     "tsjnet_plugin.d2.PairDatasetMapper (the stock DatasetMapper loads one image)"
                 )
-            v = x["image"].to(self.device, torch.float32)[None] / 255.0
-            i = x["ir"].to(self.device, torch.float32)[None]
+            v = to_unit_range(x["image"].to(self.device), "image")[None]
+            i = to_unit_range(x["ir"].to(self.device), "ir")[None]
             vis.append(pad_to(v, height, width, "reflect"))
             ir.append(pad_to(i, height, width, "reflect"))
         return torch.cat(vis), torch.cat(ir)
@@ -226,23 +243,20 @@ class TSJNetJointModel(nn.Module):
         unknown = set(tasks) - set(self.tasks)
         if unknown:
             raise ValueError(f"tasks {sorted(unknown)} not in this model's tasks {self.tasks}")
-        fused = fuse_pair(
-            self.fusion, self.fusion_loss, self.fusion_loss_weight, vis_rgb, ir, with_loss=True
-        )
-        losses, fused_rgb = fused.losses, fused.rgb
+        batch = self.fusion(vis_rgb, ir, with_loss=True)
+        losses = dict(batch.losses)
         if "det" in tasks:
-            losses.update(self._detector_losses(batched_inputs, fused_rgb))
+            losses.update(self._detector_losses(batched_inputs, batch.rgb))
         if "seg" in tasks:
-            losses.update(self._segmentor_losses(batched_inputs, fused_rgb))
+            losses.update(self._segmentor_losses(batched_inputs, batch.rgb))
         return losses
 
     def _detector_losses(self, batched_inputs: list[dict], fused_rgb: torch.Tensor) -> dict:
         raw = self.detector(
             self._detector_inputs(batched_inputs, fused_rgb, ("instances", "height", "width"))
         )
-        return {
-            k: v * self.det_loss_weight for k, v in raw.items() if k not in self.drop_det_losses
-        }
+        kept = {k: v for k, v in raw.items() if k not in self.drop_det_losses}
+        return task_losses("det", kept, self.det_loss_weight, losses_only=True)
 
     def _segmentor_losses(self, batched_inputs: list[dict], fused_rgb: torch.Tensor) -> dict:
         if any("sem_seg" not in x for x in batched_inputs):
@@ -258,7 +272,7 @@ class TSJNetJointModel(nn.Module):
             h, w = x["sem_seg"].shape
             label[:h, :w] = x["sem_seg"].to(self.device)
         raw = self.segmentor.losses(fused_rgb * 255.0, labels)
-        return {k: v * self.seg_loss_weight for k, v in raw.items()}
+        return task_losses("seg", raw, self.seg_loss_weight, losses_only=True)
 
     def inference(
         self,
@@ -269,11 +283,10 @@ class TSJNetJointModel(nn.Module):
         """Per image: ``fused`` (``[3, H, W]`` uint8 RGB at the input size), ``fused_y``
         (``[1, H, W]`` float in [0, 1]), ``instances`` and ``sem_seg`` (``[C, height, width]``
         scores at the original size) when the model has those tasks."""
-        fused_rgb, fused_y, _ = fuse_pair(
-            self.fusion, self.fusion_loss, self.fusion_loss_weight, vis_rgb, ir, with_loss=False
-        )
+        batch = self.fusion(vis_rgb, ir)
+        fused_rgb = batch.rgb
         results = []
-        for x, y, rgb in zip(batched_inputs, fused_y, fused_rgb):
+        for x, y, rgb in zip(batched_inputs, batch.fused, fused_rgb):
             h, w = x["image"].shape[-2:]
             results.append(
                 {

@@ -15,6 +15,8 @@ from tsjnet_plugin.visualize import draw_detections, make_grid, overlay_segmenta
 
 from .predictor import TSJPredictor
 
+__all__ = ["results_table", "sample_grid", "write_sample_report"]
+
 
 def sample_grid(
     predictor: TSJPredictor,

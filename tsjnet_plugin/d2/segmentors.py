@@ -3,7 +3,8 @@
 Both adapters take fused RGB images ``[B, 3, H, W]`` float in [0, 255] (differentiable) and
 labels ``[B, H, W]`` int64 (``ignore_index`` where unlabelled), and provide:
 
-* ``losses(images, labels) -> dict[str, Tensor]``: the segmentor's loss terms;
+* ``losses(images, labels) -> dict[str, Tensor]``: the segmentor's own loss dict (the joint
+  model names its terms ``loss_seg_*`` with :func:`tsjnet_plugin.loss_names.task_losses`);
 * ``logits(images) -> [B, C, H, W]``: class scores at the input size;
 * ``num_classes`` and ``ignore_index``.
 
@@ -21,6 +22,10 @@ from detectron2.config import CfgNode
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.utils import comm
 from torch import nn
+
+from tsjnet_plugin.paths import resolve_project_path
+
+__all__ = ["D2SemanticSegmentor", "MMSegSegmentor", "build_segmentor"]
 
 
 class MMSegSegmentor(nn.Module):
@@ -77,8 +82,7 @@ class MMSegSegmentor(nn.Module):
             sample = SegDataSample(metainfo={"img_shape": tuple(label.shape)})
             sample.gt_sem_seg = PixelData(data=label[None])
             samples.append(sample)
-        raw = self.model.loss(self._normalise(images), samples)
-        return {f"loss_seg_{k.replace('.loss_', '_')}": v for k, v in raw.items() if "loss" in k}
+        return self.model.loss(self._normalise(images), samples)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         shape = tuple(images.shape[-2:])
@@ -116,8 +120,7 @@ class D2SemanticSegmentor(nn.Module):
         return inputs
 
     def losses(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        raw = self.model(self._inputs(images, labels))
-        return {f"loss_seg_{k.removeprefix('loss_')}": v for k, v in raw.items()}
+        return self.model(self._inputs(images, labels))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Class scores in eval mode (detectron2's model returns losses in training mode)."""
@@ -127,12 +130,14 @@ class D2SemanticSegmentor(nn.Module):
 
 
 def build_segmentor(cfg: CfgNode) -> nn.Module | None:
-    """The segmentor chosen by ``MODEL.TSJNET.SEGMENTOR.TYPE`` ("mmseg", "d2" or "")."""
+    """The segmentor chosen by ``MODEL.TSJNET.SEGMENTOR.TYPE`` ("mmseg", "d2" or ""); a relative
+    ``SEGMENTOR.CONFIG`` is taken under the project root (``tsjnet_plugin.paths``), not the
+    working directory."""
     seg = cfg.MODEL.TSJNET.SEGMENTOR
     if seg.TYPE == "":
         return None
     if seg.TYPE == "mmseg":
-        return MMSegSegmentor(seg.CONFIG, seg.WEIGHTS)
+        return MMSegSegmentor(resolve_project_path(seg.CONFIG), seg.WEIGHTS)
     if seg.TYPE == "d2":
         return D2SemanticSegmentor(cfg)
     raise ValueError(

@@ -31,12 +31,22 @@ from torch import nn
 
 from tsjnet_plugin.fusion.checkpoint import atomic_torch_save
 from tsjnet_plugin.schedule import TaskSchedule
+from tsjnet_plugin.schedule import build_schedule as build_task_schedule
 
 from .backbone import add_fusion_losses, fusion_backbones
 from .data import PairDatasetMapper
 from .evaluation import FusionQualityEvaluator
-from .meta_arch import TSJNetJointModel
+from .meta_arch import TSJNetJointModel, check_class_counts
 from .weights import TSJCheckpointer
+
+__all__ = [
+    "OPTIMIZERS",
+    "AtomicCheckpointer",
+    "ScheduledStepRunner",
+    "TSJTrainer",
+    "build_schedule",
+    "unwrap",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -174,10 +184,7 @@ def build_schedule(cfg: CfgNode, model: nn.Module) -> TaskSchedule:
     tasks = unwrap(model).tasks
     if not tasks:
         raise ValueError("the joint model has neither a detector nor a segmentor to schedule")
-    ratio = tuple(cfg.SCHEDULE.RATIO)[: len(tasks)] if cfg.SCHEDULE.MODE == "ratio" else ()
-    if cfg.SCHEDULE.MODE == "ratio" and len(tasks) == 1:
-        ratio = (1,)
-    return TaskSchedule(cfg.SCHEDULE.MODE, tasks, ratio)
+    return build_task_schedule(cfg.SCHEDULE.MODE, tasks, cfg.SCHEDULE.RATIO)
 
 
 class TSJTrainer(DefaultTrainer):
@@ -203,6 +210,7 @@ class TSJTrainer(DefaultTrainer):
         data_loader = self.build_train_loader(cfg)
         on_cpu = cfg.MODEL.DEVICE == "cpu"
         if isinstance(model, TSJNetJointModel):
+            check_class_counts(cfg, *model.num_classes)  # the loader has set the classes
             schedule = build_schedule(cfg, model)
             model = create_ddp_model(
                 model,
@@ -235,6 +243,12 @@ class TSJTrainer(DefaultTrainer):
     def build_model(cls, cfg: CfgNode) -> nn.Module:
         """detectron2's model of ``cfg``; fusion losses of a wrapped backbone join its loss dict."""
         return add_fusion_losses(super().build_model(cfg))
+
+    @property
+    def last_eval_results(self) -> dict:
+        """The results of the last evaluation during training (what detectron2's ``EvalHook``
+        keeps from ``test``); empty before the first one."""
+        return dict(getattr(self, "_last_eval_results", None) or {})
 
     @staticmethod
     def build_checkpointer(

@@ -2,8 +2,9 @@
 embedded synthetic dataset. Imports numpy and PIL only."""
 
 from .dispatch import READERS, read_dataset
-from .io import read_image_size, read_ir, read_seg_label, read_visible
+from .io import read_image_size, read_ir, read_ir_levels, read_seg_label, read_visible
 from .labels import read_class_file
+from .packing import MODALITIES, PAIR_CHANNELS, pack_pair, to_levels_255
 from .readers import (
     IMAGE_EXTENSIONS,
     LLVIP_CLASSES,
@@ -29,7 +30,9 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "LLVIP_CLASSES",
     "M3FD_CLASSES",
+    "MODALITIES",
     "MSRS_SEG_CLASSES",
+    "PAIR_CHANNELS",
     "READERS",
     "SYNTHETIC_STUFF_CLASSES",
     "SYNTHETIC_THING_CLASSES",
@@ -38,10 +41,12 @@ __all__ = [
     "PairRecord",
     "SyntheticScene",
     "generate_scene",
+    "pack_pair",
     "read_class_file",
     "read_dataset",
     "read_image_size",
     "read_ir",
+    "read_ir_levels",
     "read_llvip",
     "read_m3fd",
     "read_msrs",
@@ -50,5 +55,6 @@ __all__ = [
     "read_seg_label",
     "read_tno",
     "read_visible",
+    "to_levels_255",
     "write_synthetic_msrs",
 ]

@@ -13,17 +13,17 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..bt601 import BT601_LUMA
 from .records import DatasetError
 
-__all__ = ["read_image_size", "read_ir", "read_seg_label", "read_visible"]
+__all__ = ["read_image_size", "read_ir", "read_ir_levels", "read_seg_label", "read_visible"]
 
 PathLike = str | os.PathLike[str]
 
 _GREY_8BIT = ("L", "LA", "1", "P")
 _GREY_16BIT = ("I;16", "I;16L", "I;16B", "I")
 _COLOUR = ("RGB", "RGBA", "RGBX")
-# ITU-R BT.601 luma weights, the same as PIL's "L" conversion.
-_BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_BT601 = np.array(BT601_LUMA, dtype=np.float32)
 
 
 def read_image_size(path: PathLike) -> tuple[int, int]:
@@ -42,14 +42,14 @@ def read_image_size(path: PathLike) -> tuple[int, int]:
     return height, width
 
 
-def read_ir(path: PathLike) -> np.ndarray:
-    """Read an infrared image as grey intensities.
+def read_ir_levels(path: PathLike) -> np.ndarray:
+    """Read an infrared image at its native bit depth.
 
-    Accepts 8-bit grey (divided by 255), 16-bit grey (divided by 65535) and 3-channel images,
-    which are converted to grey with BT.601 luma and a warning naming the file.
+    Accepts 8-bit grey, 16-bit grey and 3-channel images; the latter are converted to 8-bit
+    grey with BT.601 luma (rounded) and a warning naming the file.
 
     Returns:
-        [H, W] float32 in [0, 1].
+        [H, W] uint8 (8-bit and colour files) or uint16 (16-bit files).
     """
     with _open_decoded(path) as image:
         mode = image.mode
@@ -60,17 +60,28 @@ def read_ir(path: PathLike) -> np.ndarray:
                     f"{path}: IR values span [{pixels.min()}, {pixels.max()}], expected a 16-bit "
                     "range [0, 65535]"
                 )
-            return (pixels.astype(np.float32) / 65535.0).astype(np.float32)
+            return pixels.astype(np.uint16)
         if mode in _GREY_8BIT:
-            return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+            return np.asarray(image.convert("L"), dtype=np.uint8)
         if mode in _COLOUR:
             warnings.warn(
                 f"{path}: IR image has mode {mode}; converted to grey with BT.601 luma",
                 stacklevel=2,
             )
             rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
-            return np.clip(rgb @ _BT601 / 255.0, 0.0, 1.0).astype(np.float32)
+            return np.round(np.clip(rgb @ _BT601, 0.0, 255.0)).astype(np.uint8)
     raise DatasetError(f"{path}: unsupported IR pixel mode {mode!r}; expected 8/16-bit grey or RGB")
+
+
+def read_ir(path: PathLike) -> np.ndarray:
+    """Read an infrared image as grey intensities in [0, 1]: `read_ir_levels` divided by 255
+    (8-bit) or 65535 (16-bit).
+
+    Returns:
+        [H, W] float32 in [0, 1].
+    """
+    levels = read_ir_levels(path)
+    return (levels.astype(np.float32) / np.float32(np.iinfo(levels.dtype).max)).astype(np.float32)
 
 
 def read_visible(path: PathLike) -> np.ndarray:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..bt601 import BT601_LUMA
 from .labels import write_voc_xml
 from .records import DatasetError
 
@@ -47,7 +48,7 @@ _COLD = ("bike",)
 _PLACEMENT_TRIES = 50
 _CONFIG_FILE = "synthetic.json"
 _FORMAT_VERSION = 1
-_BT601 = np.array([0.299, 0.587, 0.114])
+_BT601 = np.array(BT601_LUMA)
 
 Mask = np.ndarray  # [H, W] bool
 

@@ -9,6 +9,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .color import ir_to_tensor, recolor, rgb_to_y, rgb_to_ycbcr, visible_to_tensor, ycbcr_to_rgb
+from .front_end import FusedBatch, FusionFrontEnd, split_pair
 from .losses import FusionLossWeights, TSJFusionLoss
 from .official import ARCHS, FusionOutput, TSJNet, TSJNetConfig, build_fusion_model
 from .pretrained import DEFAULT_WEIGHTS, PRETRAINED, resolve_weights
@@ -18,6 +19,8 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "PRETRAINED",
     "CheckpointError",
+    "FusedBatch",
+    "FusionFrontEnd",
     "FusionLossWeights",
     "FusionOutput",
     "TSJFusionLoss",
@@ -33,6 +36,7 @@ __all__ = [
     "rgb_to_y",
     "rgb_to_ycbcr",
     "save_checkpoint",
+    "split_pair",
     "visible_to_tensor",
     "ycbcr_to_rgb",
 ]

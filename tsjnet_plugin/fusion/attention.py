@@ -25,6 +25,19 @@ from typing import Literal
 import torch
 from torch import nn
 
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "NeighborhoodAttention2D",
+    "natten_available",
+    "neighborhood_attention",
+    "neighborhood_attention_flex",
+    "neighborhood_attention_natten",
+    "neighborhood_attention_torch",
+    "resolve_backend",
+    "window_starts",
+]
+
 Backend = Literal["auto", "torch", "natten", "flex"]
 BACKENDS = ("auto", "torch", "natten", "flex")
 

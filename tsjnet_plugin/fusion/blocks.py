@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+__all__ = ["Bottleneck", "ResNeStTrunk", "SplitAttentionBlock"]
+
 
 def conv_bn_relu(
     in_channels: int, out_channels: int, kernel_size: int, bias: bool = True

@@ -29,6 +29,24 @@ from torch import _weights_only_unpickler, nn
 from .official import ARCHS, TSJNet, TSJNetConfig
 from .pretrained import resolve_weights
 
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "OFFICIAL_PARTS",
+    "CheckpointError",
+    "atomic_torch_save",
+    "build_model_from_checkpoint",
+    "checkpoint_kind",
+    "checkpoint_payload",
+    "fusion_state_dict",
+    "infer_arch",
+    "load_checkpoint",
+    "load_payload",
+    "official_state_dict",
+    "read_checkpoint",
+    "save_checkpoint",
+]
+
 FORMAT = "tsjnet_plugin.fusion"
 FORMAT_VERSION = 1
 # Official checkpoint part -> attribute of TSJNet.
@@ -184,8 +202,8 @@ def checkpoint_kind(payload: Mapping[str, Any]) -> str:
 
 
 # Every TSJNet state dict has this key; what precedes it in a larger state dict is the prefix of
-# the fusion sub-model (detectron2 joint model: "fusion."; mm: "fusion.net.",
-# "data_preprocessor.fusion.net.", "backbone.front_end.net.").
+# the fusion sub-model (joint models: "fusion.net.", older detectron2 checkpoints "fusion.";
+# mm: "data_preprocessor.front_end.net.", "backbone.front_end.net.").
 _FUSION_ANCHOR = "encoder.patch_embed.proj.weight"
 
 
@@ -201,7 +219,7 @@ def fusion_state_dict(payload: Mapping[str, Any], path: str | os.PathLike) -> di
 
     Looks in ``payload`` itself, in ``payload["model"]`` (detectron2 ``model_final.pth``) and in
     ``payload["state_dict"]`` (mmengine), and strips the prefix of the fusion sub-model
-    (``fusion.``, ``data_preprocessor.fusion.net.``, ``module.`` ...).
+    (``fusion.net.``, ``data_preprocessor.front_end.net.``, ``module.`` ...).
 
     Raises:
         CheckpointError: no fusion weights, or several fusion sub-models; the message says

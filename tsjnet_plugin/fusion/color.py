@@ -16,11 +16,25 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ..bt601 import BT601_LUMA
+
+__all__ = [
+    "ChannelOrder",
+    "ir_to_tensor",
+    "recolor",
+    "rgb_to_y",
+    "rgb_to_ycbcr",
+    "to_uint8_image",
+    "to_unit_range",
+    "visible_to_tensor",
+    "ycbcr_to_rgb",
+]
+
 ChannelOrder = Literal["RGB", "BGR"]
 
 # Rows: Y, Cb, Cr; columns: R, G, B (ITU-R BT.601, full range as in JPEG/JFIF).
 RGB_TO_YCBCR = (
-    (0.299, 0.587, 0.114),
+    BT601_LUMA,
     (-0.168735892, -0.331264108, 0.5),
     (0.5, -0.418687589, -0.081312411),
 )

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = ["COA", "DetailFeatureExtraction", "GroupSpatialAttention"]
+
 
 class GroupSpatialAttention(nn.Module):
     """Multi-head spatial gating: channel group ``k`` is multiplied by ``sigmoid(Conv1x1(group_k))``.

@@ -21,6 +21,19 @@ from torch import nn
 
 from .official import FusionOutput
 
+__all__ = [
+    "AttentionDiversityLoss",
+    "FusionLossWeights",
+    "GradientLoss",
+    "GradientWeightedSSIMLoss",
+    "IntensityLoss",
+    "TSJFusionLoss",
+    "gaussian_window",
+    "sobel_magnitude",
+    "ssim",
+    "ssim_map",
+]
+
 SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
 SOBEL_Y = ((1.0, 2.0, 1.0), (0.0, 0.0, 0.0), (-1.0, -2.0, -1.0))
 
@@ -147,7 +160,7 @@ class TSJFusionLoss(nn.Module):
             ir, vis_y: the network inputs, ``[B, 1, H, W]`` in [0, 1].
 
         Returns:
-            ``{"loss_int", "loss_grad", "loss_ssim", "loss_div", "loss_rec_vis", "loss_rec_ir"}``
+            ``loss_fusion_`` + ``int``, ``grad``, ``ssim``, ``div``, ``rec_vis``, ``rec_ir``
             (terms with weight 0 are left out), each a scalar tensor.
         """
         with torch.autocast(outputs.fused.device.type, enabled=False):
@@ -160,11 +173,14 @@ class TSJFusionLoss(nn.Module):
         w = self.weights
         fused = outputs.fused.float()
         terms = {
-            "loss_int": (w.intensity, lambda: self.intensity(fused, vis_y, ir)),
-            "loss_grad": (w.gradient, lambda: self.gradient(fused, vis_y, ir)),
-            "loss_ssim": (w.ssim, lambda: self.ssim(fused, vis_y, ir)),
-            "loss_div": (w.diversity, lambda: self.diversity(outputs.attention.float())),
-            "loss_rec_vis": (w.recon_vis, lambda: F.mse_loss(outputs.recon_vis.float(), vis_y)),
-            "loss_rec_ir": (w.recon_ir, lambda: F.mse_loss(outputs.recon_ir.float(), ir)),
+            "loss_fusion_int": (w.intensity, lambda: self.intensity(fused, vis_y, ir)),
+            "loss_fusion_grad": (w.gradient, lambda: self.gradient(fused, vis_y, ir)),
+            "loss_fusion_ssim": (w.ssim, lambda: self.ssim(fused, vis_y, ir)),
+            "loss_fusion_div": (w.diversity, lambda: self.diversity(outputs.attention.float())),
+            "loss_fusion_rec_vis": (
+                w.recon_vis,
+                lambda: F.mse_loss(outputs.recon_vis.float(), vis_y),
+            ),
+            "loss_fusion_rec_ir": (w.recon_ir, lambda: F.mse_loss(outputs.recon_ir.float(), ir)),
         }
         return {name: weight * term() for name, (weight, term) in terms.items() if weight}

@@ -23,6 +23,14 @@ from torch import nn
 
 from .attention import Backend, NeighborhoodAttention2D
 
+__all__ = [
+    "BaseFeatureExtraction",
+    "DropPath",
+    "NATLayer",
+    "NATLevel",
+    "NATMini",
+]
+
 
 class DropPath(nn.Module):
     """Stochastic depth per sample (active in training only)."""

@@ -28,6 +28,18 @@ from .blocks import ResNeStTrunk
 from .detail import DetailFeatureExtraction, GroupSpatialAttention
 from .nat import BaseFeatureExtraction, NATMini
 
+__all__ = [
+    "ARCHS",
+    "FusionOutput",
+    "TSJNet",
+    "TSJNetConfig",
+    "TSJNetDecoder",
+    "TSJNetEncoder",
+    "build_fusion_model",
+    "nat_kwargs",
+    "pad_to",
+]
+
 
 @dataclass(frozen=True)
 class TSJNetConfig:

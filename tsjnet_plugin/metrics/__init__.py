@@ -10,9 +10,10 @@ differs. ``docs/metrics.md`` lists formulas and conventions. Example::
 """
 
 from .evaluate import METRIC_FUNCTIONS, METRIC_NAMES, METRIC_OPTIONS, evaluate_fusion
-from .folders import IMAGE_SUFFIXES, evaluate_folders, read_gray
+from .folders import evaluate_folders, read_gray, rgb_luma
 from .gradient import average_gradient, edge_preservation, spatial_frequency
 from .information import entropy, mutual_information, mutual_information_score
+from .scoring import gray_levels, mean_scores, score_pair
 from .statistics import (
     correlation_coefficient,
     correlation_of_differences,
@@ -24,7 +25,6 @@ from .structural import ssim_index, structural_similarity
 from .vif import vifp, visual_information_fidelity
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "METRIC_FUNCTIONS",
     "METRIC_NAMES",
     "METRIC_OPTIONS",
@@ -35,11 +35,15 @@ __all__ = [
     "entropy",
     "evaluate_folders",
     "evaluate_fusion",
+    "gray_levels",
+    "mean_scores",
     "mean_squared_error",
     "mutual_information",
     "mutual_information_score",
     "peak_signal_to_noise_ratio",
     "read_gray",
+    "rgb_luma",
+    "score_pair",
     "spatial_frequency",
     "ssim_index",
     "standard_deviation",

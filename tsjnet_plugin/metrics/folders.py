@@ -17,12 +17,18 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..bt601 import BT601_LUMA
+from ..data.readers import IMAGE_EXTENSIONS
 from .evaluate import METRIC_NAMES, check_metric_request, evaluate_fusion
 
-__all__ = ["IMAGE_SUFFIXES", "evaluate_folders", "index_images", "read_gray"]
+__all__ = [
+    "evaluate_folders",
+    "index_images",
+    "read_gray",
+    "rgb_luma",
+]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-_LUMA_R, _LUMA_G, _LUMA_B = np.float32(0.299), np.float32(0.587), np.float32(0.114)
+_LUMA_R, _LUMA_G, _LUMA_B = (np.float32(weight) for weight in BT601_LUMA)
 
 # {method: {"per_image": {stem: {metric: value}}, "mean": {metric: value}}}
 FolderResults = dict[str, dict[str, Any]]
@@ -49,7 +55,7 @@ def read_gray(path: str | Path) -> np.ndarray:
             rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"cannot read image {path}: {error}") from error
-    return np.round(_opencv_luma(rgb[..., 0], rgb[..., 1], rgb[..., 2])).astype(np.float64)
+    return np.round(rgb_luma(rgb[..., 0], rgb[..., 1], rgb[..., 2])).astype(np.float64)
 
 
 def _fma32(a: np.ndarray, b: np.float32, c: np.ndarray) -> np.ndarray:
@@ -57,13 +63,15 @@ def _fma32(a: np.ndarray, b: np.float32, c: np.ndarray) -> np.ndarray:
     return (a.astype(np.float64) * np.float64(b) + c.astype(np.float64)).astype(np.float32)
 
 
-def _opencv_luma(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """[H, W] float32 luma as OpenCV's SIMD ``BGR2GRAY`` computes it on float32 pixels.
+def rgb_luma(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[H, W] float32 BT.601 luma of channels in [0, 255] (not yet rounded), as OpenCV's SIMD
+    ``BGR2GRAY`` computes it on float32 pixels.
 
     The operation order decides the half-way cases (``299 R + 587 G + 114 B`` ending in 500),
     which round to different gray levels: 2559 of the 2^24 colours differ from the plain float64
     formula. Bit-identical to opencv-python 4.8 and 5.0 on all 2^24 colours.
     """
+    r, g, b = (np.asarray(c, dtype=np.float32) for c in (r, g, b))
     return _fma32(r, _LUMA_R, _fma32(b, _LUMA_B, g * _LUMA_G))
 
 
@@ -81,20 +89,20 @@ def index_images(folder: str | Path) -> dict[str, Path]:
 
     Raises:
         ValueError: ``folder`` is not a directory, holds no image file (suffixes
-            :data:`IMAGE_SUFFIXES`), or holds two images with the same stem.
+            :data:`IMAGE_EXTENSIONS`), or holds two images with the same stem.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"not a directory: {folder}")
     index: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if not (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
+        if not (path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS):
             continue
         if path.stem in index:
             raise ValueError(f"two images with stem {path.stem!r}: {index[path.stem]} and {path}")
         index[path.stem] = path
     if not index:
-        raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}")
+        raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in folder {folder}")
     return index
 
 

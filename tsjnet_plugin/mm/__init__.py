@@ -2,8 +2,10 @@
 in a config) registers the plugin's datasets, transforms, fusion preprocessor and backbone, joint
 model, hooks, metrics and inferencer in mmengine's root registries."""
 
+from tsjnet_plugin.fusion import split_pair
+
 from .datasets import TSJPairDataset
-from .transforms import ApplyToVisible, LoadIRVisPair, LoadPairSegLabel, split_pair
+from .transforms import ApplyToVisible, LoadIRVisPair, LoadPairSegLabel
 
 __all__ = [
     "ApplyToVisible",

@@ -22,7 +22,9 @@ import torch
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS, DefaultScope
 
-from .preprocessor import PIXEL_MAX, FusionFrontEnd, FusionLossSource, check_unit_pair_batch
+from tsjnet_plugin.fusion import FusionFrontEnd
+
+from .preprocessor import PIXEL_MAX, FusionLossSource, check_unit_pair_batch
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "TSJFusionBackbone", "build_registered"]
 
@@ -87,7 +89,7 @@ class TSJFusionBackbone(FusionLossSource, BaseModule):
     def forward(self, x: torch.Tensor) -> Any:
         """Fuse the pair in `x` ([B, 4, H, W], (B, G, R, IR) in [0, 1]) and run the backbone."""
         check_unit_pair_batch(x, "TSJFusionBackbone")
-        batch = self.front_end(x, with_loss=self.training)
+        batch = self.front_end.fuse_pair(x, with_loss=self.training)
         self._keep_losses(batch.losses)
         image = batch.rgb if self.to_rgb else batch.rgb.flip(1)
         return self.backbone((image * PIXEL_MAX - self.mean) / self.std)

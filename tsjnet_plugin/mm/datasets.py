@@ -13,7 +13,6 @@ Every task also sets `det_classes`, `seg_classes`, `det_palette`, `seg_palette`,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,12 @@ import numpy as np
 from mmengine.dataset import BaseDataset, Compose
 from mmengine.registry import DATASETS
 
-from tsjnet_plugin.data import PairDataset, PairRecord
-from tsjnet_plugin.data.dispatch import READERS
+from tsjnet_plugin.data import MODALITIES, READERS, PairDataset, PairRecord, read_dataset
+from tsjnet_plugin.paths import resolve_dataset_path
 
-from .transforms import MODALITIES, check_pair_pipeline
+from .transforms import check_pair_pipeline
 
-__all__ = ["READERS", "TASKS", "TSJPairDataset"]
+__all__ = ["TASKS", "TSJPairDataset"]
 
 TASKS = ("det", "seg", "joint")
 _PALETTE_SEED = {"det": 0, "seg": 1}
@@ -54,12 +53,14 @@ class TSJPairDataset(BaseDataset):
         task: "det", "seg" or "joint": which classes `metainfo["classes"]` holds (module
             docstring).
         **kwargs: `BaseDataset` arguments; `data_root` is the dataset folder (for
-            "synthetic": where it is written). `filter_cfg` accepts mmdet's
+            "synthetic": where it is written), a relative one under the datasets root
+            (`$TSJNET_DATASETS`, else `datasets/` in the project root;
+            `tsjnet_plugin.paths.resolve_dataset_path`), never the working directory. `filter_cfg` accepts mmdet's
             `filter_empty_gt` and `min_size` (applied outside `test_mode`).
 
     Example (in an mmdet or mmseg config)::
 
-        dict(type="TSJPairDataset", reader="msrs", data_root="datasets/MSRS", split="train",
+        dict(type="TSJPairDataset", reader="msrs", data_root="MSRS", split="train",
              task="joint", pipeline=[dict(type="LoadIRVisPair"), ...])
     """
 
@@ -84,6 +85,8 @@ class TSJPairDataset(BaseDataset):
         self.task = task
         self._pairs: PairDataset | None = None
         self._pair_metainfo_set = False
+        if kwargs.get("data_root"):
+            kwargs["data_root"] = str(resolve_dataset_path(kwargs["data_root"]))
         super().__init__(**kwargs)
         check_pair_pipeline(self.pipeline.transforms, self._where)
 
@@ -132,10 +135,10 @@ class TSJPairDataset(BaseDataset):
 
     def _index(self) -> PairDataset:
         if self._pairs is None:
-            function, takes_split = READERS[self.reader]
-            root = Path(os.path.expanduser(self.data_root or "."))
-            split_args = (self.split,) if takes_split else ()
-            self._pairs = function(root, *split_args, **self.reader_args)
+            if not self.data_root:
+                raise ValueError(f"TSJPairDataset(reader={self.reader!r}) needs a data_root")
+            root = Path(self.data_root)
+            self._pairs = read_dataset(self.reader, root, self.split, **self.reader_args)
         return self._pairs
 
     def _set_pair_metainfo(self) -> None:

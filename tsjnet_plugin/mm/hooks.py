@@ -1,7 +1,7 @@
 """mmengine hooks, registered in the root `HOOKS` (usable from mmdet and mmseg configs).
 
 * `TSJFusionLossHook`: adds the fusion losses of a `TSJFusionPreprocessor`/`TSJFusionBackbone`
-  to a stock model's loss dict (`fuse.loss_*`), so one backward carries task and fusion loss;
+  to a stock model's loss dict (`loss_fusion_*`), so one backward carries task and fusion loss;
 * `TSJScheduleHook`: tells a `TSJJointModel` the iteration before each training step, so its
   `TaskSchedule` picks the task;
 * `TSJNumClassCheckHook`: before training/validation/testing, checks that the task networks'
@@ -85,7 +85,7 @@ def attach_fusion_loss_collector(model: nn.Module) -> RemovableHandle:
 
 @HOOKS.register_module()
 class TSJFusionLossHook(Hook):
-    """Add the fusion loss (`fuse.loss_int`, ...) to the loss dict of a stock model whose data
+    """Add the fusion loss (`loss_fusion_int`, ...) to the loss dict of a stock model whose data
     preprocessor is `TSJFusionPreprocessor` or whose backbone is `TSJFusionBackbone`.
 
     Config: `custom_hooks = [dict(type='TSJFusionLossHook')]`.

@@ -23,11 +23,11 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_state_dict
 from mmengine.structures import BaseDataElement, PixelData
 
-from tsjnet_plugin.fusion import ir_to_tensor, visible_to_tensor
+from tsjnet_plugin.data import MODALITIES, pack_pair
+from tsjnet_plugin.fusion import FusionFrontEnd, ir_to_tensor
 from tsjnet_plugin.fusion.color import to_uint8_image
 
-from .preprocessor import PIXEL_MAX, FusionFrontEnd
-from .transforms import MODALITIES
+from .preprocessor import PIXEL_MAX
 
 __all__ = ["TSJInferencer", "TSJPrediction", "load_trusted_checkpoint", "stack_pair_arrays"]
 
@@ -52,20 +52,19 @@ def stack_pair_arrays(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
     """The `img` that `LoadIRVisPair` makes, from arrays.
 
     Args:
-        ir: [H, W] infrared, uint8, uint16 or float in [0, 1].
+        ir: [H, W] infrared ([H, W, 1] and [H, W, 3] are reduced to gray), uint8, uint16 or
+            float in [0, 1].
         vis: [H, W, 3] RGB (or [H, W] gray), uint8, uint16 or float in [0, 1].
 
     Returns:
-        [H, W, 4] float32 (B, G, R, IR) in [0, 255].
+        [H, W, 4] float32 (B, G, R, IR) in [0, 255] (`tsjnet_plugin.data.pack_pair`).
+
+    Raises:
+        ValueError: the sizes differ.
     """
-    ir_t = ir_to_tensor(ir)[0, 0]
-    vis_t = visible_to_tensor(vis)[0]
-    if ir_t.shape != vis_t.shape[1:]:
-        raise ValueError(
-            f"infrared {tuple(ir_t.shape)} and visible {tuple(vis_t.shape[1:])} sizes differ"
-        )
-    pair = torch.cat([vis_t.flip(0), ir_t[None]]) * PIXEL_MAX
-    return pair.permute(1, 2, 0).contiguous().numpy()
+    if ir.ndim == 3:  # [H, W, 1], or colour (to gray by BT.601, with a warning)
+        ir = ir_to_tensor(ir)[0, 0].numpy()
+    return pack_pair(ir, vis)
 
 
 def load_trusted_checkpoint(model: torch.nn.Module, path: str | os.PathLike) -> None:
@@ -162,5 +161,6 @@ class TSJInferencer:
     def _fuse(self, pair: torch.Tensor, metainfo: dict) -> PixelData:
         """`pred_fusion` for models that keep none (the fusion backbone)."""
         height, width = metainfo.get("img_shape", pair.shape[-2:])[:2]
-        batch = self.front_end(pair[None, :, :height, :width].to(self.device).float() / PIXEL_MAX)
+        pair = pair[None, :, :height, :width].to(self.device).float() / PIXEL_MAX
+        batch = self.front_end.fuse_pair(pair)
         return PixelData(fused=batch.fused[0], rgb=batch.rgb[0])

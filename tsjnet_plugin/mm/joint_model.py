@@ -5,10 +5,10 @@ which both run `data_preprocessor` and then `forward(mode='loss')`)::
 
     data (inputs [4, H, W] (B, G, R, IR) in [0, 255], DetDataSample with gt_instances/gt_sem_seg)
       -> data_preprocessor (DetDataPreprocessor, mean 0, std 255) -> pair [B, 4, H, W] in [0, 1]
-      -> FusionFrontEnd -> fused RGB [B, 3, H, W] in [0, 1]      + fuse.loss_* (every step)
+      -> FusionFrontEnd -> fused RGB [B, 3, H, W] in [0, 1]      + loss_fusion_* (every step)
       -> tasks = schedule.tasks_at(iteration)                      (TSJScheduleHook sets it)
-         det: detector.data_preprocessor(fused BGR 0-255) -> detector.loss   -> det.loss_*
-         seg: segmentor.data_preprocessor(fused BGR 0-255) -> segmentor.loss -> seg.*
+         det: detector.data_preprocessor(fused BGR 0-255) -> detector.loss   -> loss_det_*
+         seg: segmentor.data_preprocessor(fused BGR 0-255) -> segmentor.loss -> loss_seg_*
       -> one loss dict -> parse_losses -> optim_wrapper.update_params (one backward)
 
 The schedule lives in `loss()`, not in a `train_step` override, because
@@ -31,12 +31,14 @@ from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from mmengine.structures import BaseDataElement, PixelData
 
+from tsjnet_plugin.fusion import FusionFrontEnd
+from tsjnet_plugin.loss_names import task_losses
 from tsjnet_plugin.schedule import TaskSchedule, build_schedule
 
 from .backbone import build_registered
-from .preprocessor import FUSION_PREFIX, FusionFrontEnd, check_unit_pair_batch, rgb_to_bgr255
+from .preprocessor import check_unit_pair_batch, rgb_to_bgr255
 
-__all__ = ["DEFAULT_PAIR_PREPROCESSOR", "TASK_PREFIXES", "TSJJointModel", "load_model_config"]
+__all__ = ["DEFAULT_PAIR_PREPROCESSOR", "TSJJointModel", "load_model_config"]
 
 # Stacks and pads the packed pairs and scales them to [0, 1] without touching the channel order
 # (the 4-channel pair is not BGR: bgr_to_rgb must stay False).
@@ -49,7 +51,6 @@ DEFAULT_PAIR_PREPROCESSOR = dict(
     pad_seg=True,
     seg_pad_value=255,
 )
-TASK_PREFIXES = {"det": "det.", "seg": "seg."}
 
 
 def load_model_config(model: dict | str, key: str) -> ConfigDict:
@@ -80,16 +81,6 @@ def load_model_config(model: dict | str, key: str) -> ConfigDict:
             f"dict(config=path, ...), got {type(model).__name__}"
         )
     return ConfigDict(model)
-
-
-def _weighted(losses: Mapping[str, Any], weight: float, prefix: str) -> dict[str, Any]:
-    """Prefix every key; scale loss terms (keys containing "loss", tensors or lists of them)."""
-    out: dict[str, Any] = {}
-    for name, value in losses.items():
-        if "loss" in name and weight != 1.0:
-            value = [v * weight for v in value] if isinstance(value, list) else value * weight
-        out[prefix + name] = value
-    return out
 
 
 @MODELS.register_module()
@@ -172,7 +163,7 @@ class TSJJointModel(BaseModel):
         if mode == "predict":
             return self.predict(inputs, data_samples)
         if mode == "tensor":
-            return self.fusion(check_unit_pair_batch(inputs, "TSJJointModel")).rgb
+            return self.fusion.fuse_pair(check_unit_pair_batch(inputs, "TSJJointModel")).rgb
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
     def loss(self, inputs: torch.Tensor, data_samples: list[BaseDataElement]) -> dict:
@@ -195,27 +186,31 @@ class TSJJointModel(BaseModel):
             tasks: the task losses to compute, a subset of `self.tasks`.
 
         Returns:
-            `fuse.loss_*`, `det.*`, `seg.*` entries (task terms times `task_loss_weights`).
+            `loss_fusion_*`, `loss_det_*`, `loss_seg_*` entries (task terms times
+            `task_loss_weights`) and the tasks' logged values that are not losses (`det_acc`,
+            `seg_decode_acc_seg`); names as in `tsjnet_plugin.loss_names`.
         """
         unknown = sorted(set(tasks) - set(self.tasks))
         if unknown:
             raise ValueError(f"tasks {unknown} not in this model's tasks {self.tasks}")
-        batch = self.fusion(check_unit_pair_batch(inputs, "TSJJointModel"), with_loss=True)
-        losses: dict[str, Any] = {FUSION_PREFIX + k: v for k, v in batch.losses.items()}
+        batch = self.fusion.fuse_pair(
+            check_unit_pair_batch(inputs, "TSJJointModel"), with_loss=True
+        )
+        losses: dict[str, Any] = dict(batch.losses)
         images = list(rgb_to_bgr255(batch.rgb).unbind(0))
         for task in tasks:
             model = self.detector if task == "det" else self.segmentor
             samples = self._task_samples(task, data_samples, inputs.shape[-2:], training=True)
             task_data = model.data_preprocessor({"inputs": images, "data_samples": samples}, True)
-            task_losses = model.loss(task_data["inputs"], task_data["data_samples"])
-            losses.update(_weighted(task_losses, self.task_loss_weights[task], TASK_PREFIXES[task]))
+            raw = model.loss(task_data["inputs"], task_data["data_samples"])
+            losses.update(task_losses(task, raw, self.task_loss_weights[task]))
         return losses
 
     def predict(
         self, inputs: torch.Tensor, data_samples: list[BaseDataElement]
     ) -> list[BaseDataElement]:
         """Detections, segmentation and the fused image per sample (class docstring)."""
-        batch = self.fusion(check_unit_pair_batch(inputs, "TSJJointModel"))
+        batch = self.fusion.fuse_pair(check_unit_pair_batch(inputs, "TSJJointModel"))
         images = list(rgb_to_bgr255(batch.rgb).unbind(0))
         results = list(data_samples)
         if self.detector is not None:

@@ -13,33 +13,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.registry import METRICS
 
-from tsjnet_plugin.metrics import METRIC_NAMES, evaluate_fusion
+from tsjnet_plugin.fusion import split_pair
+from tsjnet_plugin.metrics import METRIC_NAMES, mean_scores, score_pair
 from tsjnet_plugin.metrics.evaluate import check_metric_request
-
-from .transforms import split_pair
+from tsjnet_plugin.schedule import TASKS
 
 __all__ = ["TSJFusionMetric", "TSJTaskMetric"]
-
-# BT.601 luma weights for (B, G, R) channels
-_LUMA_BGR = torch.tensor([0.114, 0.587, 0.299]).view(3, 1, 1)
-
-
-def _gray8(image: torch.Tensor) -> np.ndarray:
-    """[H, W] float in [0, 255] -> [H, W] float64 on 8-bit levels (as saved to PNG)."""
-    return image.detach().float().clamp(0, 255).round().cpu().double().numpy()
 
 
 @METRICS.register_module()
 class TSJFusionMetric(BaseMetric):
     """Fusion metrics of `pred_fusion.fused` against the pair in `data_batch['inputs']`.
 
-    Every image is compared as 8-bit gray: the fused Y, the IR channel and the visible Y
-    (BT.601), cropped to the sample's `img_shape`, so at the resolution the model saw.
+    Every image is compared as 8-bit gray by the core `tsjnet_plugin.metrics.score_pair`: the
+    fused Y, the IR channel and the visible Y (BT.601), cropped to the sample's `img_shape`, so
+    at the resolution the model saw.
 
     Args:
         metrics: names from `tsjnet_plugin.metrics.METRIC_NAMES` (all by default). VIF needs
@@ -73,19 +64,19 @@ class TSJFusionMetric(BaseMetric):
             fused = sample["pred_fusion"]["fused"]
             height, width = sample.get("img_shape", fused.shape[-2:])[:2]
             vis_bgr, ir = split_pair(pair.float().cpu()[..., :height, :width])
-            vis_y = (vis_bgr * _LUMA_BGR).sum(0)
-            scores = evaluate_fusion(
-                _gray8(fused[0, :height, :width] * 255.0),
-                _gray8(ir[0]),
-                _gray8(vis_y),
+            scores = score_pair(
+                fused[0, :height, :width] * 255.0,
+                ir,
+                vis_bgr.flip(0),
                 self.metrics,
                 **self.options,
             )
             self.results.append(scores)
 
     def compute_metrics(self, results: list[dict[str, float]]) -> dict[str, float]:
-        """Mean of every metric over the samples."""
-        return {name: float(np.mean([r[name] for r in results])) for name in self.metrics}
+        """Mean of every metric over the samples, non-finite values left out (`mean_scores`,
+        as the detectron2 `FusionQualityEvaluator` does)."""
+        return mean_scores(results)
 
 
 @METRICS.register_module()
@@ -98,11 +89,9 @@ class TSJTaskMetric(BaseMetric):
             `classes` (and `palette`) for the wrapped metric.
     """
 
-    TASKS = ("det", "seg")
-
     def __init__(self, metric: dict, task: str) -> None:
-        if task not in self.TASKS:
-            raise ValueError(f"TSJTaskMetric: task must be one of {self.TASKS}, got {task!r}")
+        if task not in TASKS:
+            raise ValueError(f"TSJTaskMetric: task must be one of {TASKS}, got {task!r}")
         self.task = task
         self.metric = METRICS.build(metric)
         super().__init__(

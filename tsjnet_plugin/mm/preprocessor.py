@@ -1,8 +1,8 @@
-"""The fusion network as an OpenMMLab data preprocessor, and the front end every mm variant shares.
+"""The fusion network as an OpenMMLab data preprocessor.
 
-`FusionFrontEnd` turns a packed pair batch into the fused colour image (and, in training, the
-fusion loss); `TSJFusionPreprocessor` puts it in front of a stock data preprocessor, so a stock
-mmseg/mmdet model trains on fused images with only its `data_preprocessor` replaced::
+`TSJFusionPreprocessor` puts the core `FusionFrontEnd` (`tsjnet_plugin.fusion.front_end`) in
+front of a stock data preprocessor, so a stock mmseg/mmdet model trains on fused images with
+only its `data_preprocessor` replaced::
 
     data['inputs']: [4, H, W] per sample, (B, G, R, IR) in [0, 255]   (LoadIRVisPair)
       -> split, /255 -> ir [B,1,H,W], vis RGB [B,3,H,W] in [0, 1]
@@ -13,14 +13,14 @@ mmseg/mmdet model trains on fused images with only its `data_preprocessor` repla
 
 The fused image stays in the autograd graph, so the task loss reaches the fusion trunk. The
 fusion loss is kept on the preprocessor until `TSJFusionLossHook` (`hooks.py`) adds it to the
-model's loss dict as `fuse.loss_*`; in evaluation each data sample gets `pred_fusion`
+model's loss dict as `loss_fusion_*`; in evaluation each data sample gets `pred_fusion`
 (`PixelData` with `fused` [1, H, W] Y and `rgb` [3, H, W], both in [0, 1]).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from mmengine.model import BaseDataPreprocessor
@@ -28,115 +28,19 @@ from mmengine.registry import MODELS
 from mmengine.structures import PixelData
 from torch import nn
 
-from tsjnet_plugin.fusion import (
-    FusionLossWeights,
-    TSJFusionLoss,
-    build_fusion_model,
-    load_checkpoint,
-    recolor,
-    rgb_to_y,
-)
-
-from .transforms import PAIR_CHANNELS, split_pair
+from tsjnet_plugin.data import PAIR_CHANNELS
+from tsjnet_plugin.fusion import FusionFrontEnd
 
 __all__ = [
-    "FUSION_PREFIX",
-    "FusedBatch",
-    "FusionFrontEnd",
+    "PIXEL_MAX",
     "FusionLossSource",
     "TSJFusionPreprocessor",
     "check_unit_pair_batch",
     "rgb_to_bgr255",
 ]
 
-FUSION_PREFIX = "fuse."
 PIXEL_MAX = 255.0
 _RANGE_TOLERANCE = 1e-3
-
-
-class FusedBatch(NamedTuple):
-    """What `FusionFrontEnd` returns.
-
-    Attributes:
-        rgb: [B, 3, H, W] fused colour image (visible chroma), RGB float in [0, 1].
-        fused: [B, 1, H, W] fused luminance in (0, 1).
-        losses: weighted fusion loss terms (`loss_int`, ...), empty when not computed.
-    """
-
-    rgb: torch.Tensor
-    fused: torch.Tensor
-    losses: dict[str, torch.Tensor]
-
-
-class FusionFrontEnd(nn.Module):
-    """The TSJNet fusion network with its loss, as one module every mm variant shares.
-
-    Args:
-        arch: a preset of `tsjnet_plugin.fusion.ARCHS` ("official", "small", "tiny").
-        checkpoint: fusion weights (ours or the official four-part `TSJNet.pth`), loaded strictly.
-        freeze: keep the network fixed (no gradients, eval mode, no fusion loss).
-        loss_weights: `FusionLossWeights` fields (official 20, 20, 10, 0.1, 6, 1).
-        loss_weight: factor on the whole fusion loss; 0 computes none.
-        **overrides: `TSJNetConfig` fields, e.g. `attention_backend="torch"`.
-    """
-
-    def __init__(
-        self,
-        arch: str = "official",
-        checkpoint: str | None = None,
-        freeze: bool = False,
-        loss_weights: Mapping[str, float] | None = None,
-        loss_weight: float = 1.0,
-        **overrides: Any,
-    ) -> None:
-        super().__init__()
-        if loss_weight < 0:
-            raise ValueError(f"fusion loss_weight must be >= 0, got {loss_weight=}")
-        self.net = build_fusion_model(arch, **overrides)
-        if checkpoint:
-            load_checkpoint(self.net, checkpoint)
-        self.criterion = TSJFusionLoss(FusionLossWeights(**dict(loss_weights or {})))
-        self.freeze = freeze
-        self.loss_weight = float(loss_weight)
-        if freeze:
-            self.net.requires_grad_(False)
-            self.net.eval()
-
-    @property
-    def computes_loss(self) -> bool:
-        """Whether a training pass yields fusion losses."""
-        return not self.freeze and self.loss_weight > 0
-
-    def train(self, mode: bool = True) -> FusionFrontEnd:
-        """Switch modes; a frozen network stays in eval mode."""
-        super().train(mode)
-        if self.freeze:
-            self.net.eval()
-        return self
-
-    def forward(self, pair: torch.Tensor, with_loss: bool = False) -> FusedBatch:
-        """Fuse a batch of packed pairs.
-
-        Args:
-            pair: [B, 4, H, W] channels (B, G, R, IR), float in [0, 1].
-            with_loss: also compute the weighted fusion loss (skipped when `computes_loss` is
-                False).
-
-        Returns:
-            `FusedBatch`; `losses` holds `loss_*` terms, each already times `loss_weight`.
-        """
-        vis_bgr, ir = split_pair(pair)
-        vis_rgb = vis_bgr.flip(1)
-        vis_y = rgb_to_y(vis_rgb)
-        if not (with_loss and self.computes_loss):
-            fused = self.net(ir, vis_y)
-            return FusedBatch(recolor(fused, vis_rgb), fused, {})
-        outputs = self.net(ir, vis_y, with_aux=True)
-        losses = {
-            name: value * self.loss_weight
-            for name, value in self.criterion(outputs, ir, vis_y).items()
-        }
-        return FusedBatch(recolor(outputs.fused, vis_rgb), outputs.fused, losses)
 
 
 class FusionLossSource:
@@ -153,7 +57,7 @@ class FusionLossSource:
     _pending: dict[str, torch.Tensor] | None = None
 
     def pop_fusion_losses(self) -> dict[str, torch.Tensor]:
-        """The losses of the last training pass, prefixed `fuse.`, and forget them."""
+        """The losses (`loss_fusion_*`) of the last training pass, and forget them."""
         losses, self._pending = self._pending or {}, None
         return losses
 
@@ -166,7 +70,7 @@ class FusionLossSource:
                 "model's losses: add custom_hooks=[dict(type='TSJFusionLossHook')] to the config "
                 "(or set fusion=dict(loss_weight=0) to train the fusion net by the task loss only)"
             )
-        self._pending = {FUSION_PREFIX + name: value for name, value in losses.items()}
+        self._pending = dict(losses)
 
 
 def rgb_to_bgr255(rgb: torch.Tensor) -> torch.Tensor:
@@ -270,7 +174,7 @@ class TSJFusionPreprocessor(FusionLossSource, BaseDataPreprocessor):
         losses: dict[str, torch.Tensor] = {}
         for indices in groups.values():
             pair = torch.stack([inputs[i] for i in indices]).float() / PIXEL_MAX
-            batch = self.front_end(pair, with_loss=training)
+            batch = self.front_end.fuse_pair(pair, with_loss=training)
             for position, index in enumerate(indices):
                 fused_rgb[index], fused_y[index] = batch.rgb[position], batch.fused[position]
             share = len(indices) / len(inputs)

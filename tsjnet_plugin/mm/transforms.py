@@ -2,15 +2,16 @@
 from the mmdet and the mmseg scopes).
 
 The pair travels as ONE image, `results["img"]`: [H, W, 4] float32 with channels
-(B, G, R, IR), all in [0, 255] (BGR as OpenMMLab expects; IR = `read_ir` * 255, so 16-bit IR
-keeps its precision). Stock geometric transforms (mmcv/mmdet/mmseg `Resize` with the default
-cv2 backend, `RandomFlip`, `RandomCrop`, `Pad`) therefore move the IR with the visible image,
-the boxes and the masks, and `PackDetInputs`/`PackSegInputs` pack `inputs` as [4, H, W]
-float32; `split_pair` separates it again in the model. Photometric transforms (e.g.
-`PhotoMetricDistortion`) assume 3 colour channels: never put them in the pipeline directly,
-wrap them in `ApplyToVisible`. Transforms that build a 3-channel canvas (mmdet `Mosaic`,
-`MixUp` and their cached variants) or pad with a 3-value `pad_val` cannot carry the pair:
-`check_pair_pipeline` names them (`TSJPairDataset` runs it on its pipeline).
+(B, G, R, IR), all in [0, 255] (`tsjnet_plugin.data.pack_pair`: BGR as OpenMMLab expects;
+8-bit IR as it is, 16-bit IR / 257, so it keeps its precision). Stock geometric transforms
+(mmcv/mmdet/mmseg `Resize` with the default cv2 backend, `RandomFlip`, `RandomCrop`, `Pad`)
+therefore move the IR with the visible image, the boxes and the masks, and
+`PackDetInputs`/`PackSegInputs` pack `inputs` as [4, H, W] float32;
+`tsjnet_plugin.fusion.split_pair` separates it again in the model. Photometric transforms
+(e.g. `PhotoMetricDistortion`) assume 3 colour channels: never put them in the pipeline
+directly, wrap them in `ApplyToVisible`. Transforms that build a 3-channel canvas (mmdet
+`Mosaic`, `MixUp` and their cached variants) or pad with a 3-value `pad_val` cannot carry the
+pair: `check_pair_pipeline` names them (`TSJPairDataset` runs it on its pipeline).
 """
 
 from __future__ import annotations
@@ -19,26 +20,27 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
 from mmengine.registry import TRANSFORMS
 
-from tsjnet_plugin.data import DatasetError, read_ir, read_seg_label, read_visible
+from tsjnet_plugin.data import (
+    MODALITIES,
+    PAIR_CHANNELS,
+    pack_pair,
+    read_ir_levels,
+    read_seg_label,
+    read_visible,
+)
 
 __all__ = [
-    "MODALITIES",
-    "PAIR_CHANNELS",
     "THREE_CHANNEL_TRANSFORMS",
     "ApplyToVisible",
     "LoadIRVisPair",
     "LoadPairSegLabel",
     "check_pair_pipeline",
-    "split_pair",
 ]
 
-PAIR_CHANNELS = ("B", "G", "R", "IR")
-MODALITIES = ("visible", "infrared")
 PIXEL_MAX = 255.0
 # Stock transforms that paste images onto a new 3-channel canvas (mmdet).
 THREE_CHANNEL_TRANSFORMS = ("Mosaic", "MixUp", "CachedMosaic", "CachedMixUp")
@@ -58,19 +60,10 @@ class LoadIRVisPair(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         vis_path, ir_path = results["img_path"], results["ir_path"]
-        vis = read_visible(vis_path)
-        ir = read_ir(ir_path)
-        if ir.shape != vis.shape[:2]:
-            raise DatasetError(
-                f"{ir_path}: infrared image is {ir.shape[1]}x{ir.shape[0]} (WxH) but its "
-                f"visible partner {vis_path} is {vis.shape[1]}x{vis.shape[0]}"
-            )
-        img = np.empty((*ir.shape, 4), np.float32)
-        img[..., :3] = vis[..., ::-1]
-        img[..., 3] = ir * 255.0
+        img = pack_pair(read_ir_levels(ir_path), read_visible(vis_path), ir_path, vis_path)
         results["img"] = img
-        results["img_shape"] = ir.shape
-        results["ori_shape"] = ir.shape
+        results["img_shape"] = img.shape[:2]
+        results["ori_shape"] = img.shape[:2]
         results["modalities"] = MODALITIES
         return results
 
@@ -201,20 +194,3 @@ def check_pair_pipeline(transforms: Sequence[Any], where: str) -> None:
                 f"which OpenCV writes into the first channel only; give {channels} values, "
                 f"e.g. pad_val=dict(img={(image_pad,) * 3 + (0.0,)})"
             )
-
-
-def split_pair(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split packed pair inputs into the visible and the IR image (views, no copy).
-
-    Args:
-        inputs: [..., 4, H, W] channels (B, G, R, IR), e.g. one packed sample [4, H, W] or a
-            batch [B, 4, H, W]; any dtype and scale (packed pipelines give float in [0, 255]).
-
-    Returns:
-        vis_bgr: [..., 3, H, W] and ir: [..., 1, H, W], same dtype and scale as `inputs`.
-    """
-    if inputs.dim() < 3 or inputs.shape[-3] != len(PAIR_CHANNELS):
-        raise ValueError(
-            f"split_pair expects [..., 4, H, W] (B, G, R, IR) inputs, got {tuple(inputs.shape)}"
-        )
-    return inputs[..., :3, :, :], inputs[..., 3:, :, :]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data import PairRecord, read_ir, read_visible
+from ..data import PairRecord, read_ir_levels, read_visible
 from ..fusion import ir_to_tensor, rgb_to_y, visible_to_tensor
 
 __all__ = ["CropStream", "LoadedPair", "load_pairs"]
@@ -42,7 +42,7 @@ def load_pairs(records: Sequence[PairRecord], progress: bool = True) -> list[Loa
     """Read every pair once (validated by the data layer: errors name the file)."""
     pairs = []
     for record in tqdm(records, desc="reading pairs", unit="pair", disable=not progress):
-        ir = ir_to_tensor(read_ir(record.ir_path), record.ir_path)
+        ir = ir_to_tensor(read_ir_levels(record.ir_path), record.ir_path)
         vis_rgb = visible_to_tensor(read_visible(record.vis_path), name=record.vis_path)
         if ir.shape[-2:] != vis_rgb.shape[-2:]:
             raise ValueError(

@@ -286,7 +286,9 @@ class FusionTrainer:
                 lr = self.optimizer.param_groups[0]["lr"]
                 elapsed = round(time.perf_counter() - start, 1)
                 self._log({"iteration": self.iteration, "lr": lr, "elapsed_s": elapsed, **values})
-                bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in values.items()})
+                bar.set_postfix(
+                    {k.removeprefix("loss_fusion_"): f"{v:.3f}" for k, v in values.items()}
+                )
             if self.iteration % cfg.val_every == 0 or self.iteration == cfg.iterations:
                 self.elapsed = time.perf_counter() - start
                 result = self.validate()

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ..fusion import TSJNet, recolor
 from ..fusion.color import to_uint8_image
-from ..metrics import evaluate_fusion
+from ..metrics import evaluate_fusion, mean_scores
 from ..metrics.folders import read_gray
 from ..visualize import make_grid
 from .pairs import LoadedPair
@@ -38,16 +38,6 @@ def fuse(model: TSJNet, pair: LoadedPair, device: torch.device) -> torch.Tensor:
 def baseline_fusions(ir: np.ndarray, vis: np.ndarray) -> dict[str, np.ndarray]:
     """The per-pixel ``max`` and ``mean`` (rounded) of two ``[H, W]`` 8-bit gray images."""
     return {"max": np.maximum(ir, vis), "mean": np.round((ir + vis) / 2.0)}
-
-
-def mean_scores(per_image: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """Metric-wise mean over images, leaving out non-finite values."""
-    names = list(per_image[0]) if per_image else []
-    means = {}
-    for name in names:
-        values = [row[name] for row in per_image if np.isfinite(row[name])]
-        means[name] = float(np.mean(values)) if values else float("nan")
-    return means
 
 
 class FusionValidator:

@@ -10,7 +10,7 @@
 tsj_synthetic_pairs = dict(
     type="TSJPairDataset",
     reader="synthetic",
-    data_root="datasets/synthetic_96x128",  # written on first use
+    data_root="synthetic_96x128",  # under $TSJNET_DATASETS (else datasets/); written on first use
     reader_args=dict(num_train=16, num_test=4, height=96, width=128),
 )
 tsj_pipelines = dict(
