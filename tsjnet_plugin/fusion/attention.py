@@ -128,7 +128,7 @@ FLEX_MIN_HEAD_DIM = 16  # compiled flex_attention kernels need head_dim >= 16
 RECOMPILE_LIMIT = 64  # one compiled graph per NAT level, batch size and grad mode
 
 
-def neighborhood_kv_blocks(height: int, width: int, kernel_size: int, block: int = FLEX_BLOCK):
+def _neighborhood_kv_blocks(height: int, width: int, kernel_size: int, block: int = FLEX_BLOCK):
     """Key blocks each query block of a flattened ``height x width`` map can attend to.
 
     Rows are flattened row-major; the clamped windows of the query rows ``r0..r1`` of one block
@@ -168,7 +168,7 @@ def _flex_block_mask(height: int, width: int, kernel_size: int, device: str):
         in_cols = (kc >= col_start[qc]) & (kc < col_start[qc] + kernel_size)
         return in_rows & in_cols
 
-    counts, indices = neighborhood_kv_blocks(height, width, kernel_size)
+    counts, indices = _neighborhood_kv_blocks(height, width, kernel_size)
     length = height * width
     return BlockMask.from_kv_blocks(
         counts.to(device),

@@ -13,7 +13,7 @@ from torch import nn
 __all__ = ["Bottleneck", "ResNeStTrunk", "SplitAttentionBlock"]
 
 
-def conv_bn_relu(
+def _conv_bn_relu(
     in_channels: int, out_channels: int, kernel_size: int, bias: bool = True
 ) -> nn.Sequential:
     """``Conv(k, same padding) -> BatchNorm -> ReLU`` (indices 0, 1, 2)."""
@@ -129,9 +129,9 @@ class ResNeStTrunk(nn.Module):
         super().__init__()
         stem = planes // 2
         self.deep_stem = nn.Sequential(
-            *conv_bn_relu(in_channels, stem, 3),
-            *conv_bn_relu(stem, stem, 3),
-            *conv_bn_relu(stem, planes, 3),
+            *_conv_bn_relu(in_channels, stem, 3),
+            *_conv_bn_relu(stem, stem, 3),
+            *_conv_bn_relu(stem, planes, 3),
         )
         blocks = [Bottleneck(planes, planes)]
         blocks += [Bottleneck(planes * Bottleneck.expansion, planes) for _ in range(num_blocks - 1)]

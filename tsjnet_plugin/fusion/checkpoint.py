@@ -36,12 +36,8 @@ __all__ = [
     "CheckpointError",
     "atomic_torch_save",
     "build_model_from_checkpoint",
-    "checkpoint_kind",
     "checkpoint_payload",
-    "fusion_state_dict",
-    "infer_arch",
     "load_checkpoint",
-    "load_payload",
     "official_state_dict",
     "read_checkpoint",
     "save_checkpoint",
@@ -191,9 +187,9 @@ def _unreadable(path: Path, err: BaseException) -> CheckpointError:
     )
 
 
-def checkpoint_kind(payload: Mapping[str, Any]) -> str:
+def _checkpoint_kind(payload: Mapping[str, Any]) -> str:
     """``"ours"``, ``"official"`` or ``"state_dict"`` (a bare :class:`TSJNet` state dict, or a
-    framework checkpoint that holds one, see :func:`fusion_state_dict`)."""
+    framework checkpoint that holds one, see :func:`_fusion_state_dict`)."""
     if payload.get("format") == FORMAT:
         return "ours"
     if set(OFFICIAL_PARTS) <= set(payload):
@@ -214,7 +210,7 @@ def _describe(payload: Mapping[str, Any]) -> str:
     return f"a dict of {len(keys)} entries ({tensors} tensors): {shown}"
 
 
-def fusion_state_dict(payload: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+def _fusion_state_dict(payload: Mapping[str, Any], path: str | os.PathLike) -> dict[str, Any]:
     """The :class:`TSJNet` state dict inside a bare state dict or a framework checkpoint.
 
     Looks in ``payload`` itself, in ``payload["model"]`` (detectron2 ``model_final.pth``) and in
@@ -251,7 +247,7 @@ def fusion_state_dict(payload: Mapping[str, Any], path: str | os.PathLike) -> di
     )
 
 
-def infer_arch(state_dict: Mapping[str, torch.Tensor], path: str | os.PathLike) -> str:
+def _infer_arch(state_dict: Mapping[str, torch.Tensor], path: str | os.PathLike) -> str:
     """The preset of :data:`ARCHS` whose keys and shapes equal those of ``state_dict``.
 
     Raises:
@@ -318,14 +314,14 @@ def load_checkpoint(model: TSJNet, path: str | os.PathLike) -> dict[str, Any]:
         CheckpointError: unreadable/truncated file, or keys/shapes that do not fit the model,
             naming every missing, unexpected or mis-shaped key.
     """
-    return load_payload(model, read_checkpoint(path), path)
+    return _load_payload(model, read_checkpoint(path), path)
 
 
-def load_payload(
+def _load_payload(
     model: TSJNet, payload: Mapping[str, Any], path: str | os.PathLike
 ) -> dict[str, Any]:
     """:func:`load_checkpoint` for an already-read checkpoint dict (``path`` is for messages)."""
-    kind = checkpoint_kind(payload)
+    kind = _checkpoint_kind(payload)
     if kind == "official":
         for part, attr in OFFICIAL_PARTS.items():
             state = _strip_prefix(payload[part], "module.")
@@ -352,7 +348,7 @@ def load_payload(
             )
         _load_strict(model, payload["state_dict"], f"checkpoint {path}")
         return dict(payload.get("meta", {}))
-    _load_strict(model, fusion_state_dict(payload, path), f"fusion weights in {path}")
+    _load_strict(model, _fusion_state_dict(payload, path), f"fusion weights in {path}")
     return {}
 
 
@@ -365,14 +361,14 @@ def build_model_from_checkpoint(path: str | os.PathLike, **overrides: Any) -> TS
     shapes. ``overrides`` change non-structural options such as ``attention_backend``.
     """
     payload = read_checkpoint(path)
-    kind = checkpoint_kind(payload)
+    kind = _checkpoint_kind(payload)
     if kind == "ours":
         arch = dict(payload["arch"])
     elif kind == "official":
         arch = {}
     else:
-        arch = ARCHS[infer_arch(fusion_state_dict(payload, path), path)].to_dict()
+        arch = ARCHS[_infer_arch(_fusion_state_dict(payload, path), path)].to_dict()
     arch.update(overrides)
     model = TSJNet(TSJNetConfig(**arch))
-    load_payload(model, payload, path)
+    _load_payload(model, payload, path)
     return model
