@@ -16,6 +16,9 @@ def add_tsjnet_config(cfg: CN) -> CN:
     # (ours or the official four-part TSJNet.pth), loaded before MODEL.WEIGHTS.
     tsj.ARCH = "official"
     tsj.ATTENTION_BACKEND = "auto"
+    # Activation checkpointing of the fusion network's encoder, fusion branches and decoder:
+    # less GPU memory in training for some extra compute (docs/gpu.md).
+    tsj.WITH_CP = False
     tsj.WEIGHTS = ""
     tsj.FREEZE = False
     # Fusion loss weights (official: 20, 20, 10, 0.1, 6, 1) and the weight of the whole term.
@@ -55,6 +58,8 @@ def add_tsjnet_config(cfg: CN) -> CN:
 
     # Optimizer over all groups: "Adam" (official, with coupled L2 weight decay), "AdamW" or "SGD".
     cfg.SOLVER.OPTIMIZER = "Adam"
+    # Autocast dtype of SOLVER.AMP.ENABLED: "float16" (with a GradScaler) or "bfloat16" (none).
+    cfg.SOLVER.AMP.DTYPE = "float16"
     # Learning-rate factors per parameter group.
     cfg.SOLVER.LR_FACTORS = CN()
     cfg.SOLVER.LR_FACTORS.FUSION = 1.0

@@ -148,7 +148,9 @@ class TSJNetJointModel(nn.Module):
     @classmethod
     def from_config(cls, cfg: CfgNode) -> dict:
         tsj = cfg.MODEL.TSJNET
-        fusion = build_fusion_model(tsj.ARCH, attention_backend=tsj.ATTENTION_BACKEND)
+        fusion = build_fusion_model(
+            tsj.ARCH, attention_backend=tsj.ATTENTION_BACKEND, with_cp=tsj.WITH_CP
+        )
         if tsj.WEIGHTS:
             load_checkpoint(fusion, tsj.WEIGHTS)
             logger.info("loaded fusion weights from %s", tsj.WEIGHTS)
