@@ -12,6 +12,8 @@ pytestmark = pytest.mark.cuda
 
 pytest.importorskip("mmdet")
 pytest.importorskip("mmseg")
+if pytest.importorskip("mmcv.ops").get_compiling_cuda_version() == "not available":
+    pytest.skip("mmcv's ops were built without CUDA", allow_module_level=True)
 
 from mmengine.optim import AmpOptimWrapper  # noqa: E402
 from mmengine.registry import MODELS, init_default_scope  # noqa: E402
