@@ -62,3 +62,28 @@ def test_from_json_rejects_a_file_that_is_not_a_benchmark(tmp_path):
     assert result.returncode == 2
     assert f"--from-json {bad}: not a benchmark.json" in result.stderr
     assert not (tmp_path / "bench.md").exists()
+
+
+def test_demo_block_is_written_from_the_demo_report(tmp_path):
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "results.json").write_text(
+        json.dumps({"bbox": {"AP": 70.48, "AP50": 100.0}, "sem_seg": {"mIoU": 56.815}})
+    )
+    means = {"EN": 6.3159, "SD": 37.45, "SF": 7.16, "AG": 2.11, "SCD": 1.64, "VIF": 1.0178,
+             "Qabf": 0.6769, "SSIM": 0.9768, "MI": 4.25}  # fmt: skip
+    per_image = {"a": means, "b": means}
+    (report / "fusion_metrics.json").write_text(
+        json.dumps({"max": {"per_image": per_image, "mean": means}})
+    )
+    docs = tmp_path / "bench.md"
+    docs.write_text("intro\n<!-- benchmark:demo:begin -->\nold\n<!-- benchmark:demo:end -->\nend\n")
+    result = run_tool("--demo-report", str(report), "--docs", str(docs))
+    assert result.returncode == 0, result.stderr
+    text = docs.read_text()
+    assert "bbox AP 70.5, bbox AP50 100.0, sem_seg mIoU 56.8" in text and "its 2 fused" in text
+    assert "| max | 6.32 | 37.45 | 7.16 | 2.11 | 1.64 | 1.02 | 0.68 | 0.98 |" in text
+    assert "\nold\n" not in text and text.endswith("<!-- benchmark:demo:end -->\nend\n")
+
+    result = run_tool("--demo-report", str(tmp_path / "missing"), "--docs", str(docs))
+    assert result.returncode == 2 and "not a `make demo` report" in result.stderr

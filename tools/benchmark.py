@@ -22,6 +22,10 @@ row and the run goes on. ``--docs FILE`` replaces the block between the
 ``<!-- benchmark:DEVICE:begin/end -->`` markers in FILE (DEVICE: cpu or cuda) with this run's
 tables (the markers are added at the end if missing); ``--from-json`` writes the tables of an
 earlier run's ``benchmark.json`` instead of measuring (e.g. one made on a GPU machine).
+``--demo-report DIR --docs FILE`` writes the ``demo`` block from the report of ``make demo``
+(``DIR/results.json`` and ``DIR/fusion_metrics.json``, default ``output/demo/report``).
+
+    python tools/benchmark.py --demo-report output/demo/report --docs docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -248,6 +252,38 @@ def header(results: dict) -> str:
     )
 
 
+DEMO_TASK_METRICS = (("bbox", "AP"), ("bbox", "AP50"), ("sem_seg", "mIoU"))
+DEMO_FUSION_METRICS = ("EN", "SD", "SF", "AG", "SCD", "VIF", "Qabf", "SSIM")
+
+
+def demo_tables(report: Path) -> list[str]:
+    """The task scores and the mean fusion metrics per method of a ``make demo`` report."""
+    try:
+        tasks = json.loads((report / "results.json").read_text())
+        fusion = json.loads((report / "fusion_metrics.json").read_text())
+        scores = [f"{task} {name} {tasks[task][name]:.1f}" for task, name in DEMO_TASK_METRICS]
+        pairs = len(next(iter(fusion.values()))["per_image"])
+        rows = [
+            f"| {method} | "
+            + " | ".join(f"{result['mean'][name]:.2f}" for name in DEMO_FUSION_METRICS)
+            + " |"
+            for method, result in fusion.items()
+        ]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, StopIteration) as err:
+        print(f"benchmark.py: error: --demo-report {report}: not a `make demo` report ({err!r})",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(2)
+    return [
+        f"Written by `tools/benchmark.py --demo-report {report}` from `make demo`'s report: "
+        + ", ".join(scores)
+        + f"; mean fusion metrics over its {pairs} fused sample pairs:",
+        "",
+        "| method | " + " | ".join(DEMO_FUSION_METRICS) + " |",
+        "|---|" + "---|" * len(DEMO_FUSION_METRICS),
+        *rows,
+    ]
+
+
 def write_docs_block(path: Path, device: str, body: list[str]) -> None:
     """Replace (or append) the generated block of ``device`` in the markdown file ``path``."""
     begin, end = f"<!-- benchmark:{device}:begin -->", f"<!-- benchmark:{device}:end -->"
@@ -312,6 +348,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--from-json", type=Path, help="write the tables of this benchmark.json; measure nothing"
     )
+    parser.add_argument(
+        "--demo-report",
+        type=Path,
+        help="write the `make demo` block from this report; measure nothing",
+    )
     parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     on_gpu = torch.device(args.device).type == "cuda"
@@ -321,6 +362,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.backends = ["torch", "flex"] if on_gpu else ["torch"]
     if args.train_archs is None:
         args.train_archs = ["official"] if on_gpu else ["fast"]
+    if args.demo_report and not args.docs:
+        parser.error("--demo-report needs --docs FILE to write into")
     if on_gpu and not torch.cuda.is_available() and not args.from_json:
         parser.error(f"--device {args.device}: CUDA is not available here")
     return args
@@ -390,6 +433,10 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     if args.job:
         print(json.dumps(run_job(json.loads(args.job), torch.device(args.device))))
+        return
+    if args.demo_report:
+        write_docs_block(args.docs, "demo", demo_tables(args.demo_report))
+        print(f"[benchmark] updated the demo block of {args.docs}")
         return
     if args.from_json:
         results = read_results(args.from_json)
