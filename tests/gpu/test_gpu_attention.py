@@ -19,12 +19,13 @@ def forward_backward(model: torch.nn.Module, ir: torch.Tensor, vis: torch.Tensor
     return out.fused.detach(), grads
 
 
-@pytest.mark.parametrize("arch", ["fast", "official"])
-def test_flex_and_torch_paths_agree_forward_and_backward(cuda, arch):
+def test_flex_and_torch_paths_agree_forward_and_backward(cuda):
+    """The official net at 256x320 (issue 12 measured 1.2e-7 forward, 1.3e-3 on gradients)."""
     torch.manual_seed(0)
-    reference = build_fusion_model(arch, attention_backend="torch", drop_path_rate=0.0)
+    reference = build_fusion_model("official", attention_backend="torch", drop_path_rate=0.0)
     reference = reference.train().to(cuda)
-    flex = build_fusion_model(arch, attention_backend="flex", drop_path_rate=0.0).train().to(cuda)
+    flex = build_fusion_model("official", attention_backend="flex", drop_path_rate=0.0)
+    flex = flex.train().to(cuda)
     flex.load_state_dict(reference.state_dict())
     ir, vis = (torch.rand(2, 1, 256, 320, device=cuda) for _ in range(2))
     fused_torch, grads_torch = forward_backward(reference, ir, vis)
