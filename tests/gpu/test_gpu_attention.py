@@ -33,9 +33,13 @@ def test_flex_and_torch_paths_agree_forward_and_backward(cuda):
     assert (fused_flex - fused_torch).abs().max().item() < 1e-4
     assert grads_flex.keys() == grads_torch.keys()
     assert any(".rpb" in name for name in grads_torch)
-    for name, grad in grads_torch.items():
-        if grad.norm() > 1e-8:
-            assert relative_error(grads_flex[name], grad) < 2e-2, name
+    names = sorted(grads_torch)
+    flat = [torch.cat([g[n].flatten() for n in names]) for g in (grads_flex, grads_torch)]
+    assert relative_error(*flat) < 1e-3
+    largest = max(g.norm() for g in grads_torch.values())
+    for name in names:  # every tensor whose gradient is not float32 noise
+        if grads_torch[name].norm() > 1e-3 * largest:
+            assert relative_error(grads_flex[name], grads_torch[name]) < 2e-2, name
 
 
 def test_auto_uses_torch_for_training_and_flex_for_inference(cuda, monkeypatch):

@@ -34,8 +34,9 @@ def test_with_cp_same_gradients_less_memory(cuda, precision):
     checkpointed, cp_mib = step(cuda, True, precision)
     assert plain.keys() == checkpointed.keys()
     tolerance = 1e-4 if precision == torch.float32 else 2e-2
+    largest = max(g.norm() for g in plain.values())
     for name, grad in plain.items():
         assert torch.isfinite(checkpointed[name]).all(), name
-        if grad.norm() > 1e-8:
+        if grad.norm() > 1e-3 * largest:  # leave out gradients that are float noise
             assert relative_error(checkpointed[name], grad) < tolerance, name
     assert cp_mib < 0.7 * plain_mib, (cp_mib, plain_mib)
