@@ -178,3 +178,11 @@ def test_msrs_config_trains_in_bf16_with_activation_checkpointing():
     )
     assert cfg.optim_wrapper.type == "AmpOptimWrapper" and cfg.optim_wrapper.dtype == "bfloat16"
     assert cfg.model.fusion.with_cp is True
+    preprocessor = MODELS.build(
+        dict(
+            type="TSJFusionPreprocessor",
+            fusion=dict(arch="tiny", with_cp=True),
+            preprocessor=dict(type="mmseg.SegDataPreProcessor"),
+        )
+    )
+    assert preprocessor.front_end.net.cfg.with_cp
