@@ -337,7 +337,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="archs of the training-step table (default: official on GPU, fast on CPU; "
         "none: no table)",
     )
-    parser.add_argument("--train-size", type=parse_size, default=(480, 640))
+    parser.add_argument(
+        "--train-size",
+        type=parse_size,
+        help="input of the training-step table (default: 480x640 on GPU, 240x320 on CPU)",
+    )
     parser.add_argument("--train-batch", type=int, default=2)
     parser.add_argument(
         "--with-cp", nargs="+", choices=sorted(CP_CHOICES), default=["off", "on"], dest="with_cp"
@@ -362,6 +366,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.backends = ["torch", "flex"] if on_gpu else ["torch"]
     if args.train_archs is None:
         args.train_archs = ["official"] if on_gpu else ["fast"]
+    if args.train_size is None:
+        args.train_size = (480, 640) if on_gpu else (240, 320)
     if args.demo_report and not args.docs:
         parser.error("--demo-report needs --docs FILE to write into")
     if on_gpu and not torch.cuda.is_available() and not args.from_json:
