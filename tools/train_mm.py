@@ -13,6 +13,11 @@ from mmengine.config import Config
 
 from tsjnet_plugin.mm import cli
 
+# bfloat16 has float32's exponent range and needs no loss scaling (mmengine's AmpOptimWrapper
+# always holds a GradScaler; a fixed scale of 1 makes it a no-op that still skips non-finite
+# steps); float16 needs a dynamic scale.
+AMP_LOSS_SCALES = {"bfloat16": 1.0, "float16": "dynamic"}
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = cli.mm_parser(
@@ -25,7 +30,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         const="auto",
         help="resume from this checkpoint, or from the latest one in the work dir if no path",
     )
-    parser.add_argument("--amp", action="store_true", help="AmpOptimWrapper (needs a GPU)")
+    parser.add_argument(
+        "--amp",
+        nargs="?",
+        const="bfloat16",
+        choices=sorted(AMP_LOSS_SCALES),
+        help="AmpOptimWrapper (needs a GPU) in bfloat16 (default; fixed unit loss scale) or "
+        "float16 (dynamic loss scale)",
+    )
     return cli.parse_args(parser, argv)
 
 
@@ -34,7 +46,8 @@ def build_config(args: argparse.Namespace) -> Config:
     cfg = cli.load_config(args)
     if args.amp:
         cfg.optim_wrapper.type = "AmpOptimWrapper"
-        cfg.optim_wrapper.setdefault("loss_scale", "dynamic")
+        cfg.optim_wrapper.dtype = args.amp
+        cfg.optim_wrapper.loss_scale = AMP_LOSS_SCALES[args.amp]
     if args.resume == "auto":
         cfg.resume = True
         cfg.load_from = None

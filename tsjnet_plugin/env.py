@@ -67,16 +67,21 @@ def _detectron2_ops() -> str:
 
 
 def _natten_backend() -> str:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def auto(has_rpb: bool) -> str:
+        train = resolve_backend("auto", device, has_rpb, needs_grad=True)
+        infer = resolve_backend("auto", device, has_rpb, needs_grad=False)
+        return f"'{train}' training / '{infer}' inference"
+
+    choice = f"auto uses {auto(True)} with RPB, {auto(False)} without"
     if not natten_available():
-        return "natten missing: pure-torch neighbourhood attention only"
+        return f"natten missing: no natten backend; {choice}"
     import natten
 
     has_cuda = torch.cuda.is_available() and bool(getattr(natten, "HAS_LIBNATTEN", False))
     kernels = "CUDA kernels" if has_cuda else "CPU path (no natten CUDA kernels here)"
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    official = resolve_backend("auto", device, has_rpb=True)
-    no_rpb = resolve_backend("auto", device, has_rpb=False)
-    return f"{kernels}; TSJNet uses '{official}' (with RPB) / '{no_rpb}' (without RPB)"
+    return f"{kernels}; {choice}"
 
 
 def collect_env() -> dict[str, str]:

@@ -67,7 +67,8 @@ train_cfg = _base_.tsj_train_cfg
 val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
 optim_wrapper = dict(
-    type="OptimWrapper",  # or AmpOptimWrapper on GPU: one loss scale for the shared trunk
+    # on GPU: type="AmpOptimWrapper", dtype="bfloat16", loss_scale=1.0 (tools/train_mm.py --amp)
+    type="OptimWrapper",
     optimizer=dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=1e-4),
     clip_grad=dict(max_norm=35, norm_type=2),
 )

@@ -300,7 +300,8 @@ def test_configuration_errors_are_clear(synthetic_root, tmp_path):
 
 def test_two_process_gloo_training_completes(tmp_path):
     """tools/train_net.py --num-gpus 2 on a CPU machine: two gloo processes, DDP, evaluation."""
-    env = {**os.environ, "TSJNET_DATASETS": str(tmp_path / "datasets")}
+    # No visible GPU: detectron2's launcher would otherwise pick NCCL and one GPU per process.
+    env = {**os.environ, "TSJNET_DATASETS": str(tmp_path / "datasets"), "CUDA_VISIBLE_DEVICES": ""}
     cmd = [
         sys.executable,
         "tools/train_net.py",
@@ -377,3 +378,30 @@ def test_frozen_parts_stay_in_eval_mode(synthetic_root, tmp_path):
     assert all(not p.requires_grad for p in model.fusion.parameters())
     optimizer = TSJTrainer.build_optimizer(cfg, model)
     assert {g["name"] for g in optimizer.param_groups} == {"detector", "segmentor"}
+
+
+@pytest.mark.parametrize(("dtype", "scaled"), [("float16", True), ("bfloat16", False)])
+def test_amp_dtype_reaches_the_step_runner_and_bf16_has_no_grad_scaler(
+    synthetic_root, tmp_path, monkeypatch, dtype, scaled
+):
+    opts = ["SOLVER.AMP.ENABLED", "True", "SOLVER.AMP.DTYPE", dtype, "MODEL.TSJNET.WITH_CP", "True"]
+    cfg = make_cfg(synthetic_root, tmp_path, "configs/tsj_faster_rcnn_demo_cpu.yaml", *opts)
+    trainer = TSJTrainer(cfg)
+    assert trainer._trainer.amp_dtype == getattr(torch, dtype)
+    assert trainer._trainer.amp == torch.cuda.is_available()  # AMP is CUDA-only
+    assert trainer.model.fusion.net.cfg.with_cp
+    # Where CUDA is (pretended here, to construct the runner only), bf16 runs without a scaler.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    runner = ScheduledStepRunner(
+        trainer.model, [], trainer.optimizer, trainer._trainer.schedule, True, 5, dtype
+    )
+    assert runner.amp and runner.grad_scaler.is_enabled() == scaled
+
+
+def test_unknown_amp_dtype_is_a_clear_error(synthetic_root, tmp_path):
+    cfg = make_cfg(synthetic_root, tmp_path, "configs/tsj_faster_rcnn_demo_cpu.yaml")
+    model = build_model(cfg)
+    optimizer = TSJTrainer.build_optimizer(cfg, model)
+    schedule = TaskSchedule("alternate", model.tasks)
+    with pytest.raises(ValueError, match=r"SOLVER\.AMP\.DTYPE must be one of .* got 'fp8'"):
+        ScheduledStepRunner(model, [], optimizer, schedule, amp=True, amp_dtype="fp8")

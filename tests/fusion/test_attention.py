@@ -4,6 +4,7 @@ import natten
 import pytest
 import torch
 
+from tsjnet_plugin.fusion import attention
 from tsjnet_plugin.fusion.attention import (
     NeighborhoodAttention2D,
     _flex_block_mask,
@@ -100,6 +101,8 @@ def test_backend_resolution_and_errors():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_backend("auto", cpu, has_rpb=True) == "torch"
     assert resolve_backend("auto", cuda, has_rpb=True) == "flex"
+    assert resolve_backend("flex", cuda, has_rpb=True, needs_grad=True) == "flex"  # explicit
+    assert resolve_backend("natten", cpu, has_rpb=False) == "natten"
     with pytest.raises(ValueError, match="relative position bias"):
         NeighborhoodAttention2D(16, 2, 3, rpb=True, backend="natten")
     with pytest.raises(ValueError, match="unknown neighbourhood-attention backend"):
@@ -163,7 +166,43 @@ def test_compiled_flex_path_matches_torch_path():
     assert (out.reshape(expected.shape) - expected).abs().max().item() < 1e-5
 
 
-def test_auto_keeps_narrow_heads_on_the_torch_path():
-    cuda = torch.device("cuda")
-    assert resolve_backend("auto", cuda, has_rpb=True, head_dim=8) == "torch"
-    assert resolve_backend("auto", cuda, has_rpb=True, head_dim=32) == "flex"
+@pytest.mark.parametrize(
+    ("device", "has_rpb", "head_dim", "needs_grad", "natten_importable", "expected"),
+    [
+        ("cpu", True, 32, True, True, "torch"),
+        ("cpu", False, 32, False, True, "torch"),
+        ("cuda", True, 32, True, True, "torch"),  # training: the torch path trains faster
+        ("cuda", True, 32, False, True, "flex"),  # inference: flex is faster
+        ("cuda", True, 8, False, True, "torch"),  # heads too narrow for compiled flex
+        ("cuda", False, 32, True, True, "natten"),  # no RPB and natten importable
+        ("cuda", False, 32, False, True, "natten"),
+        ("cuda", False, 32, True, False, "torch"),  # no natten: by mode
+        ("cuda", False, 32, False, False, "flex"),
+        ("cuda", False, 8, False, False, "torch"),
+    ],
+)
+def test_auto_chooses_by_device_mode_rpb_and_head_width(
+    monkeypatch, device, has_rpb, head_dim, needs_grad, natten_importable, expected
+):
+    monkeypatch.setattr(attention, "natten_available", lambda: natten_importable)
+    chosen = resolve_backend("auto", torch.device(device), has_rpb, head_dim, needs_grad)
+    assert chosen == expected
+
+
+def test_dispatch_tells_the_chooser_whether_gradients_are_recorded(monkeypatch):
+    calls = []
+
+    def spy(*args):
+        calls.append(args[-1])
+        return "torch"
+
+    layer = NeighborhoodAttention2D(16, 1, 3)
+    monkeypatch.setattr(attention, "resolve_backend", spy)
+    x = torch.randn(1, 5, 5, 16)
+    layer(x)
+    with torch.no_grad():
+        layer(x)
+    layer.requires_grad_(False)
+    layer(x)
+    layer(x.requires_grad_())
+    assert calls == [True, False, False, True]

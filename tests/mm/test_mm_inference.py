@@ -148,3 +148,41 @@ def test_mm_tools_apply_command_line_options(tmp_path):
     assert cfg.work_dir == str(tmp_path) and cfg.resume is True and cfg.load_from is None
     assert cfg.model.schedule.mode == "sum" and cfg.train_cfg.max_iters == 3
     assert cfg.launcher == "none"
+
+
+@pytest.mark.parametrize(
+    ("flag", "dtype", "loss_scale"),
+    [(["--amp"], "bfloat16", 1.0), (["--amp", "float16"], "float16", "dynamic")],
+)
+def test_train_mm_amp_flag_sets_the_dtype_and_loss_scale(flag, dtype, loss_scale):
+    import importlib.util
+
+    tools = Path(__file__).resolve().parents[2] / "tools"
+    spec = importlib.util.spec_from_file_location("train_mm", tools / "train_mm.py")
+    train_mm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_mm)
+    config = CONFIGS / "joint_faster-rcnn_deeplabv3plus_r18_tsj-fast_alternate_synthetic-96x128.py"
+    cfg = train_mm.build_config(train_mm.parse_args([str(config), *flag]))
+    wrapper = cfg.optim_wrapper
+    assert (wrapper.type, wrapper.dtype, wrapper.loss_scale) == (
+        "AmpOptimWrapper",
+        dtype,
+        loss_scale,
+    )
+    assert wrapper.optimizer.type == "SGD"  # the config's optimizer is kept
+
+
+def test_msrs_config_trains_in_bf16_with_activation_checkpointing():
+    cfg = Config.fromfile(
+        CONFIGS / "joint_faster-rcnn_deeplabv3plus_r18_tsj_alternate_msrs-480x640.py"
+    )
+    assert cfg.optim_wrapper.type == "AmpOptimWrapper" and cfg.optim_wrapper.dtype == "bfloat16"
+    assert cfg.model.fusion.with_cp is True
+    preprocessor = MODELS.build(
+        dict(
+            type="TSJFusionPreprocessor",
+            fusion=dict(arch="tiny", with_cp=True),
+            preprocessor=dict(type="mmseg.SegDataPreProcessor"),
+        )
+    )
+    assert preprocessor.front_end.net.cfg.with_cp

@@ -22,6 +22,9 @@ def add_tsjnet_config(cfg: CN) -> CN:
     # (ours or the official four-part TSJNet.pth), loaded before MODEL.WEIGHTS.
     tsj.ARCH = "official"
     tsj.ATTENTION_BACKEND = "auto"
+    # Activation checkpointing of the fusion network's encoder, fusion branches and decoder:
+    # less GPU memory in training for some extra compute (docs/gpu.md).
+    tsj.WITH_CP = False
     tsj.WEIGHTS = ""
     tsj.FREEZE = False
     # With MODEL.BACKBONE.NAME "build_tsjnet_backbone": the stock backbone run on the fused image.
@@ -64,6 +67,8 @@ def add_tsjnet_config(cfg: CN) -> CN:
     # Optimizer over all groups: "SGD" (detectron2's), "Adam" (official, with coupled L2 weight
     # decay) or "AdamW". The project configs set their own (configs/Base-TSJNet.yaml: "Adam").
     cfg.SOLVER.OPTIMIZER = "SGD"
+    # Autocast dtype of SOLVER.AMP.ENABLED: "float16" (with a GradScaler) or "bfloat16" (none).
+    cfg.SOLVER.AMP.DTYPE = "float16"
     # Learning-rate factors per parameter group.
     cfg.SOLVER.LR_FACTORS = CN()
     cfg.SOLVER.LR_FACTORS.FUSION = 1.0

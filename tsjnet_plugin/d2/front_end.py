@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 def build_fusion_front_end(cfg: CfgNode) -> FusionFrontEnd:
     """The :class:`~tsjnet_plugin.fusion.FusionFrontEnd` of ``MODEL.TSJNET`` (``ARCH``,
-    ``ATTENTION_BACKEND``, ``WEIGHTS``, ``FREEZE``, ``FUSION_LOSS.*``)."""
+    ``ATTENTION_BACKEND``, ``WITH_CP``, ``WEIGHTS``, ``FREEZE``, ``FUSION_LOSS.*``)."""
     tsj = cfg.MODEL.TSJNET
     weights = tsj.FUSION_LOSS
     front_end = FusionFrontEnd(
@@ -33,6 +33,7 @@ def build_fusion_front_end(cfg: CfgNode) -> FusionFrontEnd:
         },
         loss_weight=weights.WEIGHT,
         attention_backend=tsj.ATTENTION_BACKEND,
+        with_cp=tsj.WITH_CP,
     )
     if tsj.WEIGHTS:
         logger.info("loaded fusion weights from %s", tsj.WEIGHTS)

@@ -51,6 +51,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}
+AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -80,14 +81,16 @@ class AtomicCheckpointer(TSJCheckpointer):
 class ScheduledStepRunner(SimpleTrainer):
     """One optimisation step per iteration over the tasks the schedule names.
 
-    Mixed precision (CUDA only) uses a ``torch.amp.GradScaler``; gradient clipping configured in
-    the optimizer runs inside ``scaler.step`` after unscaling. A non-finite total loss skips the
+    Mixed precision (CUDA only) autocasts to float16 with a ``torch.amp.GradScaler`` or to
+    bfloat16 without one (bfloat16 has float32's exponent range); gradient clipping configured
+    in the optimizer runs inside ``scaler.step`` after unscaling. A non-finite total loss skips the
     step (on every rank, so DDP stays in step) and is logged; ``max_nan_steps`` in a row raise.
 
     Args:
         model, data_loader, optimizer: as for :class:`SimpleTrainer`.
         schedule: which task losses to compute at each iteration.
-        amp: float16 autocast and gradient scaling on CUDA.
+        amp: autocast on CUDA.
+        amp_dtype: "float16" (with gradient scaling) or "bfloat16" (without).
         max_nan_steps: consecutive non-finite losses tolerated.
     """
 
@@ -99,11 +102,19 @@ class ScheduledStepRunner(SimpleTrainer):
         schedule: TaskSchedule,
         amp: bool = False,
         max_nan_steps: int = 5,
+        amp_dtype: str = "float16",
     ) -> None:
         super().__init__(model, data_loader, optimizer)
+        if amp_dtype not in AMP_DTYPES:
+            raise ValueError(
+                f"SOLVER.AMP.DTYPE must be one of {sorted(AMP_DTYPES)}, got {amp_dtype!r}"
+            )
         self.schedule = schedule
         self.amp = amp and torch.cuda.is_available()
-        self.grad_scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.amp_dtype = AMP_DTYPES[amp_dtype]
+        self.grad_scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.amp and self.amp_dtype == torch.float16
+        )
         self.max_nan_steps = max_nan_steps
         self.nan_steps = 0
 
@@ -136,7 +147,7 @@ class ScheduledStepRunner(SimpleTrainer):
         data_time = time.perf_counter() - start
         tasks = self.schedule.tasks_at(self.iter)
         try:
-            with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+            with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp):
                 loss_dict = self.model(data, tasks=tasks)
         except FloatingPointError as err:
             # detectron2's heads raise on non-finite boxes; other ranks could not follow a skip.
@@ -225,13 +236,21 @@ class TSJTrainer(DefaultTrainer):
                 schedule,
                 amp=cfg.SOLVER.AMP.ENABLED,
                 max_nan_steps=cfg.SCHEDULE.MAX_NAN_STEPS,
+                amp_dtype=cfg.SOLVER.AMP.DTYPE,
             )
         else:
             model = create_ddp_model(
                 model, broadcast_buffers=False, **({"device_ids": None} if on_cpu else {})
             )
             amp = cfg.SOLVER.AMP.ENABLED and torch.cuda.is_available()
-            self._trainer = (AMPTrainer if amp else SimpleTrainer)(model, data_loader, optimizer)
+            if amp:
+                dtype = AMP_DTYPES[cfg.SOLVER.AMP.DTYPE]  # bfloat16: a disabled (no-op) scaler
+                scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+                self._trainer = AMPTrainer(
+                    model, data_loader, optimizer, grad_scaler=scaler, precision=dtype
+                )
+            else:
+                self._trainer = SimpleTrainer(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
         self.checkpointer = self.build_checkpointer(model, cfg, trainer=weakref.proxy(self))
         self.start_iter = 0

@@ -13,7 +13,15 @@ were trained with. NATTEN >= 0.20 dropped RPB, so three backends exist:
 * ``"flex"``: ``torch.nn.attention.flex_attention`` with a neighbourhood block mask and a
   ``score_mod`` that adds the RPB; the fast CUDA path for models with RPB (compiled on CUDA).
 
-``"auto"`` picks ``torch`` on CPU, ``natten`` on CUDA without RPB and ``flex`` on CUDA with RPB.
+``"auto"`` chooses per call (:func:`resolve_backend`), from measurements of the official model on
+an H200 (docs/fusion.md):
+
+* not on CUDA: ``torch``;
+* CUDA, no RPB and ``natten`` importable: ``natten``;
+* CUDA, gradients needed (training): ``torch``, which trained 1.7x faster than ``flex``;
+* CUDA, no gradients (inference): ``flex`` (1.15-1.4x faster than ``torch``), except for heads
+  narrower than :data:`FLEX_MIN_HEAD_DIM` channels, which the compiled kernels do not support
+  (``torch`` then).
 """
 
 from __future__ import annotations
@@ -222,10 +230,21 @@ def neighborhood_attention_flex(
 
 
 def resolve_backend(
-    backend: Backend, device: torch.device, has_rpb: bool, head_dim: int = FLEX_MIN_HEAD_DIM
+    backend: Backend,
+    device: torch.device,
+    has_rpb: bool,
+    head_dim: int = FLEX_MIN_HEAD_DIM,
+    needs_grad: bool = False,
 ) -> str:
-    """Concrete backend for ``backend`` on ``device`` (see the module docstring); ``auto`` keeps
-    the torch path for heads narrower than the compiled flex kernels support."""
+    """Concrete backend for ``backend`` (see the module docstring for the ``auto`` rule).
+
+    Args:
+        backend: the requested backend; anything but ``auto`` is returned unchanged.
+        device: where the attention runs.
+        has_rpb: whether a relative position bias is applied.
+        head_dim: channels per head.
+        needs_grad: whether the call records gradients (training).
+    """
     if backend not in BACKENDS:
         raise ValueError(
             f"unknown neighbourhood-attention backend {backend!r}; choose from {BACKENDS}"
@@ -239,9 +258,11 @@ def resolve_backend(
         return backend
     if device.type != "cuda":
         return "torch"
-    if has_rpb:
-        return "flex" if head_dim >= FLEX_MIN_HEAD_DIM else "torch"
-    return "natten" if natten_available() else "torch"
+    if not has_rpb and natten_available():
+        return "natten"
+    if needs_grad or head_dim < FLEX_MIN_HEAD_DIM:
+        return "torch"
+    return "flex"
 
 
 def neighborhood_attention(
@@ -253,7 +274,9 @@ def neighborhood_attention(
     backend: Backend = "auto",
 ) -> torch.Tensor:
     """Dispatch to a backend; arguments as in :func:`neighborhood_attention_torch`."""
-    chosen = resolve_backend(backend, q.device, rpb is not None, q.shape[-1])
+    inputs = (q, k, v) if rpb is None else (q, k, v, rpb)
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    chosen = resolve_backend(backend, q.device, rpb is not None, q.shape[-1], needs_grad)
     if chosen == "natten":
         return neighborhood_attention_natten(q, k, v, kernel_size)
     if chosen == "flex":

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import _weights_only_unpickler, nn
 
-from .official import ARCHS, TSJNet, TSJNetConfig
+from .official import ARCHS, RUNTIME_OPTIONS, TSJNet, TSJNetConfig
 from .pretrained import resolve_weights
 
 __all__ = [
@@ -334,11 +334,7 @@ def _load_payload(
             )
         saved = TSJNetConfig(**payload["arch"]).to_dict()
         current = model.cfg.to_dict()
-        shape_keys = [
-            k
-            for k in saved
-            if k not in ("attention_backend", "pad_mode", "border", "drop_path_rate")
-        ]
+        shape_keys = [k for k in saved if k not in RUNTIME_OPTIONS]
         differing = {k: (saved[k], current[k]) for k in shape_keys if saved[k] != current[k]}
         if differing:
             raise CheckpointError(

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .attention import BACKENDS
 from .blocks import ResNeStTrunk
@@ -30,6 +31,7 @@ from .nat import BaseFeatureExtraction, NATMini
 
 __all__ = [
     "ARCHS",
+    "RUNTIME_OPTIONS",
     "FusionOutput",
     "TSJNet",
     "TSJNetConfig",
@@ -39,6 +41,10 @@ __all__ = [
     "nat_kwargs",
     "pad_to",
 ]
+
+# TSJNetConfig fields that change how the network runs but not its parameters: a checkpoint loads
+# into a model that differs from it only in these.
+RUNTIME_OPTIONS = ("attention_backend", "pad_mode", "border", "drop_path_rate", "with_cp")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,10 @@ class TSJNetConfig:
             cropped from every output (official 0). The fusion loss, computed with zero-padded
             Sobel and SSIM windows, teaches the network a bright one-to-two-pixel frame at
             image borders; a margin moves that frame outside the cropped result.
+        with_cp: activation checkpointing (``torch.utils.checkpoint``, non-reentrant) of both
+            encoder passes, both fusion branches and every decoder pass while training with
+            gradients: their activations are recomputed in the backward pass instead of kept,
+            which trades compute for memory. Does not change results.
     """
 
     feat_dim: int = 64
@@ -82,6 +92,7 @@ class TSJNetConfig:
     attention_backend: str = "auto"
     pad_mode: str = "reflect"
     border: int = 0
+    with_cp: bool = False
 
     def __post_init__(self) -> None:
         if self.attention_backend not in BACKENDS:
@@ -298,6 +309,13 @@ class TSJNet(nn.Module):
 
         return side(height), side(width)
 
+    def _run(self, module: nn.Module, *inputs: torch.Tensor) -> Any:
+        """``module(*inputs)``, under activation checkpointing when ``cfg.with_cp`` is set and
+        the network trains with gradients enabled."""
+        if self.cfg.with_cp and self.training and torch.is_grad_enabled():
+            return checkpoint(module, *inputs, use_reentrant=False)
+        return module(*inputs)
+
     @staticmethod
     def _check_inputs(ir: torch.Tensor, vis_y: torch.Tensor) -> None:
         for name, t in (("ir", ir), ("vis_y", vis_y)):
@@ -331,11 +349,11 @@ class TSJNet(nn.Module):
         ir_p = pad_to(
             pad_border(ir, self.cfg.border, self.cfg.pad_mode), *padded, mode=self.cfg.pad_mode
         )
-        base_vis, detail_vis, _ = self.encoder(vis_p)
-        base_ir, detail_ir, _ = self.encoder(ir_p)
-        fused_base = self.base_fuse(base_ir + base_vis)
-        fused_detail = self.detail_fuse(detail_ir + detail_vis)
-        fused, attention = self.decoder(fused_base, fused_detail)
+        base_vis, detail_vis, _ = self._run(self.encoder, vis_p)
+        base_ir, detail_ir, _ = self._run(self.encoder, ir_p)
+        fused_base = self._run(self.base_fuse, base_ir + base_vis)
+        fused_detail = self._run(self.detail_fuse, detail_ir + detail_vis)
+        fused, attention = self._run(self.decoder, fused_base, fused_detail)
 
         top = self.cfg.border
 
@@ -344,8 +362,8 @@ class TSJNet(nn.Module):
 
         if not with_aux:
             return crop(fused)
-        recon_vis, _ = self.decoder(base_vis, detail_vis)
-        recon_ir, _ = self.decoder(base_ir, detail_ir)
+        recon_vis, _ = self._run(self.decoder, base_vis, detail_vis)
+        recon_ir, _ = self._run(self.decoder, base_ir, detail_ir)
         return FusionOutput(crop(fused), crop(attention), crop(recon_vis), crop(recon_ir))
 
 
@@ -357,13 +375,13 @@ def build_fusion_model(
     Args:
         arch: the preset.
         pretrained: load the weights shipped for ``arch``
-            (:data:`~tsjnet_plugin.fusion.pretrained.DEFAULT_WEIGHTS`); only non-structural
-            overrides (``attention_backend``, ``pad_mode``, ``border``, ``drop_path_rate``) may be
-            given then.
+            (:data:`~tsjnet_plugin.fusion.pretrained.DEFAULT_WEIGHTS`); only the non-structural
+            overrides of :data:`RUNTIME_OPTIONS` may be given then.
         overrides: :class:`TSJNetConfig` fields.
 
     Example: ``build_fusion_model("fast", pretrained=True)``,
-    ``build_fusion_model("official", rpb=False, attention_backend="natten")``.
+    ``build_fusion_model("official", rpb=False, attention_backend="natten")``,
+    ``build_fusion_model("official", with_cp=True)`` (activation checkpointing for training).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown fusion arch {arch!r}; choose from {sorted(ARCHS)}")
