@@ -8,10 +8,12 @@ python -m torch.distributed.run --nproc_per_node 2 tools/train_mm.py CONFIG --la
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mmengine.config import Config
 
 from tsjnet_plugin.mm import cli
+from tsjnet_plugin.tool_errors import UsageError, user_errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,14 +43,16 @@ def build_config(args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    if cfg.get("resume") or cfg.get("load_from"):
-        cli.allow_checkpoint_unpickling()
     return cfg
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli.build_runner(build_config(parse_args(argv))).train()
+    args = parse_args(argv)
+    if args.resume not in (None, "auto") and not Path(args.resume).is_file():
+        raise UsageError(f"--resume {args.resume} does not exist; give a checkpoint file or none")
+    cli.build_runner(build_config(args), args.trust_checkpoint).train()
 
 
 if __name__ == "__main__":
-    main()
+    with user_errors("train_mm"):
+        main()
