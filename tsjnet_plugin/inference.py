@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from .data import PairRecord, read_ir, read_visible
 from .fusion import TSJNet, ir_to_tensor, recolor, rgb_to_y, visible_to_tensor
+from .fusion.checkpoint import remove_temp_files
 from .fusion.color import ChannelOrder, to_uint8_image
 
 
@@ -87,6 +88,13 @@ def write_png_atomic(image: np.ndarray, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_partial_outputs(out_dir: str | os.PathLike) -> list[Path]:
+    """Delete the temporary PNGs (``.<id>.<random>.png``) that an interrupted
+    :func:`fuse_pairs` left in ``out_dir/{gray,color}``; returns what it removed."""
+    out_dir = Path(out_dir)
+    return [p for sub in ("gray", "color") for p in remove_temp_files(out_dir / sub, ".png")]
 
 
 def output_paths(out_dir: Path, sample_id: str) -> tuple[Path, Path]:
