@@ -67,6 +67,12 @@ def _fuse_into(t: Path, manifest: dict | None) -> list[str]:
     return ["--ir", str(d / "ir"), "--vis", str(d / "vi"), "--out", str(t / "out")]
 
 
+def _fuse_same_stem(t: Path) -> list[str]:
+    d = _pairs(t / "d")
+    (d / "ir" / "a.jpg").write_bytes((d / "ir" / "a.png").read_bytes())
+    return ["--ir", str(d / "ir"), "--vis", str(d / "vi"), "--out", str(t / "o")]
+
+
 def _user_folder(folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "mine.txt").write_text("user data")
@@ -107,6 +113,11 @@ CASES: dict[str, Case] = {
     ),
     "fuse-list-same-stem": Case(
         "fuse", lambda t: _fuse_list(t, "{ir} {vi}\n{ir} {vi}\n"), "same output name 'a'"
+    ),
+    "fuse-folder-same-stem": Case(
+        "fuse",
+        _fuse_same_stem,
+        "2 infrared images share the stem 'a'",
     ),
     "fuse-size-mismatch": Case(
         "fuse",
