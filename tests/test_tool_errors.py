@@ -192,7 +192,12 @@ CASES: dict[str, Case] = {
     "train_mm-resume-missing": Case(
         "train_mm",
         lambda t: [MM_CFG, "--resume", str(t / "none.pth"), "--work-dir", str(t / "w")],
-        "--resume {t}/none.pth does not exist",
+        "checkpoint {t}/none.pth (load_from / --resume) does not exist",
+    ),
+    "test_mm-checkpoint-missing": Case(
+        "test_mm",
+        lambda t: [MM_CFG, str(t / "none.pth"), "--work-dir", str(t / "w")],
+        "checkpoint {t}/none.pth (load_from / --resume) does not exist",
     ),
     # tools/train_fusion.py
     "train_fusion-bad-dataset-spec": Case(

@@ -8,12 +8,11 @@ python -m torch.distributed.run --nproc_per_node 2 tools/train_mm.py CONFIG --la
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from mmengine.config import Config
 
 from tsjnet_plugin.mm import cli
-from tsjnet_plugin.tool_errors import UsageError, user_errors
+from tsjnet_plugin.tool_errors import user_errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,8 +47,6 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.resume not in (None, "auto") and not Path(args.resume).is_file():
-        raise UsageError(f"--resume {args.resume} does not exist; give a checkpoint file or none")
     cli.build_runner(build_config(args), args.trust_checkpoint).train()
 
 

@@ -12,6 +12,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from tsjnet_plugin.tool_errors import UsageError
+
 from .checkpoint import install_safe_loader
 
 __all__ = ["build_runner", "load_config", "mm_parser", "parse_args"]
@@ -69,6 +71,14 @@ def load_config(args: argparse.Namespace) -> Config:
 def build_runner(cfg: Config, trust_checkpoint: bool = False) -> Runner:
     """The config's runner: `Runner.from_cfg`, or the registered `runner_type`. Local
     checkpoints (`load_from`, `--resume`, pretrained weights) are read with
-    `checkpoint.load_local_checkpoint`: data only, unless `trust_checkpoint`."""
+    `checkpoint.load_local_checkpoint`: data only, unless `trust_checkpoint`.
+
+    Raises:
+        UsageError: `load_from` (a checkpoint to load or resume) names a local file that does
+            not exist; checked before anything is built.
+    """
+    load_from = cfg.get("load_from")
+    if load_from and "://" not in str(load_from) and not osp.isfile(osp.expanduser(load_from)):
+        raise UsageError(f"checkpoint {load_from} (load_from / --resume) does not exist")
     install_safe_loader(trusted=trust_checkpoint)
     return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
