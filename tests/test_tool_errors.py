@@ -119,6 +119,14 @@ CASES: dict[str, Case] = {
         _fuse_same_stem,
         "2 infrared images share the stem 'a'",
     ),
+    "fuse-out-over-inputs": Case(
+        "fuse",
+        lambda t: [
+            *("--ir", str(_pairs(t).joinpath("ir").rename(t / "gray") / "a.png")),
+            *("--vis", str(t / "vi" / "a.png"), "--out", str(t)),
+        ],
+        "refusing to overwrite input image {t}/gray/a.png",
+    ),
     "fuse-size-mismatch": Case(
         "fuse",
         lambda t: [

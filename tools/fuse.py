@@ -28,6 +28,7 @@ from tsjnet_plugin.fusion import DEFAULT_WEIGHTS, build_fusion_model, build_mode
 from tsjnet_plugin.fusion.pretrained import resolve_weights
 from tsjnet_plugin.inference import (
     FusionPredictor,
+    check_outputs_are_not_inputs,
     fuse_pairs,
     output_paths,
     remove_partial_outputs,
@@ -146,10 +147,11 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
     parser.add_argument("--overwrite", action="store_true", help="redo pairs whose results exist")
     args = parser.parse_args()
-    with user_errors("fuse"):
+    with user_errors("fuse", ValueError):
         if args.out.exists() and not args.out.is_dir():
             raise UsageError(f"--out {args.out} is a file; give a folder for the results")
         records = collect_pairs(args)
+        check_outputs_are_not_inputs(records, args.out)
         identity = weights_identity(args)
         check_manifest(args.out, identity, args.overwrite)
         if args.random_init:

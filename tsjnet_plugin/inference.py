@@ -112,6 +112,15 @@ def _batches(records: Sequence[PairRecord], batch_size: int) -> Iterable[list[Pa
             yield group[start : start + batch_size]
 
 
+def check_outputs_are_not_inputs(records: Sequence[PairRecord], out_dir: str | os.PathLike) -> None:
+    """Raise ValueError if an output path of ``records`` in ``out_dir`` is one of their inputs."""
+    inputs = {Path(p).resolve() for r in records for p in (r.ir_path, r.vis_path)}
+    for record in records:
+        for path in output_paths(Path(out_dir), record.sample_id):
+            if path.resolve() in inputs:
+                raise ValueError(f"refusing to overwrite input image {path}; choose another --out")
+
+
 def fuse_pairs(
     predictor: FusionPredictor,
     records: Sequence[PairRecord],
@@ -128,11 +137,7 @@ def fuse_pairs(
         ValueError: an output path would be one of the input files.
     """
     out_dir = Path(out_dir)
-    inputs = {Path(p).resolve() for r in records for p in (r.ir_path, r.vis_path)}
-    for record in records:
-        for path in output_paths(out_dir, record.sample_id):
-            if path.resolve() in inputs:
-                raise ValueError(f"refusing to overwrite input image {path}; choose another --out")
+    check_outputs_are_not_inputs(records, out_dir)
     todo = [
         r
         for r in records
