@@ -193,6 +193,11 @@ CASES: dict[str, Case] = {
         "holds no synthetic.json",
         env={"TSJNET_DATASETS": "{t}/d"},
     ),
+    "train_net-weights-missing": Case(
+        "train_net",
+        lambda t: ["--config-file", DEMO_CFG, "--eval-only", "MODEL.WEIGHTS", str(t / "no.pth")],
+        "MODEL.WEIGHTS {t}/no.pth does not exist",
+    ),
     # tools/train_mm.py
     "train_mm-config-missing": Case(
         "train_mm", lambda t: [str(t / "no.py")], "No such file or directory: '{t}/no.py'"
@@ -285,6 +290,17 @@ def test_every_case_is_documented():
     missing = [name for name in CASES if f"`{name}`" not in documented]
     assert not missing, f"docs/errors.md lacks rows for {missing}"
     assert len(CASES) >= 20
+
+
+def test_train_net_random_bytes_weights(tmp_path, capsys, monkeypatch):
+    """After the model is built: detectron2's loader, with our one-line error."""
+    argv = ["--config-file", DEMO_CFG, "--eval-only", "OUTPUT_DIR", str(tmp_path / "run")]
+    argv += ["MODEL.TSJNET.ARCH", "tiny", "MODEL.TSJNET.WEIGHTS", ""]
+    argv += ["MODEL.WEIGHTS", _random_bytes(tmp_path / "junk.pth")]
+    monkeypatch.setenv("TSJNET_DATASETS", str(tmp_path / "datasets"))
+    code, err = _run_tool("train_net", argv, capsys, monkeypatch)
+    assert code == USAGE_EXIT and "Traceback" not in err and "weights_only" not in err
+    assert f"train_net: error: cannot read checkpoint {tmp_path}/junk.pth" in err
 
 
 def test_exit_status_from_a_real_process(tmp_path):

@@ -12,6 +12,7 @@ the config. Logs, ``metrics.json`` and TensorBoard events go to ``OUTPUT_DIR``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
 from detectron2.engine import default_argument_parser, default_setup, launch
@@ -22,7 +23,7 @@ from tsjnet_plugin.d2 import TSJTrainer, register_builtin
 from tsjnet_plugin.d2.config import load_config
 from tsjnet_plugin.d2.data import prepare_synthetic
 from tsjnet_plugin.fusion.checkpoint import remove_partial_saves
-from tsjnet_plugin.tool_errors import user_errors
+from tsjnet_plugin.tool_errors import UsageError, user_errors
 
 logger = logging.getLogger("tsjnet_plugin")
 
@@ -60,6 +61,9 @@ if __name__ == "__main__":
         # The config first (a typo fails here, before anything is written); then the synthetic
         # set, only if the config uses it, once, before any worker process starts.
         cfg = load_config(args.config_file, args.opts)
+        weights = cfg.MODEL.WEIGHTS
+        if weights and "://" not in weights and not Path(weights).is_file():
+            raise UsageError(f"MODEL.WEIGHTS {weights} does not exist; give a file, a URL or ''")
         prepare_synthetic([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
         for path in remove_partial_saves(cfg.OUTPUT_DIR):
             print(f"removed {path}, left by a save that was interrupted")

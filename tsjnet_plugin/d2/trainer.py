@@ -8,6 +8,7 @@ which task losses flow into the fusion trunk at each iteration.
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 import weakref
 from typing import Any
@@ -28,7 +29,11 @@ from detectron2.utils import comm
 from detectron2.utils.events import get_event_storage
 from torch import nn
 
-from tsjnet_plugin.fusion.checkpoint import atomic_torch_save
+from tsjnet_plugin.fusion.checkpoint import (
+    CheckpointError,
+    atomic_torch_save,
+    load_failure_reason,
+)
 from tsjnet_plugin.schedule import TaskSchedule
 
 from .data import PairDatasetMapper
@@ -60,6 +65,17 @@ class AtomicCheckpointer(DetectionCheckpointer):
         self.logger.info("Saving checkpoint to %s", path)
         atomic_torch_save(data, path)
         self.tag_last_checkpoint(f"{name}.pth")
+
+    def _load_file(self, filename: str) -> dict[str, Any]:
+        """detectron2's loader (``weights_only`` for ``.pth``), with a one-line
+        :class:`CheckpointError` for a file it cannot read."""
+        try:
+            return super()._load_file(filename)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+            raise CheckpointError(
+                f"cannot read checkpoint {filename}: {load_failure_reason(err)}; the file is "
+                "truncated or not a torch checkpoint"
+            ) from None
 
 
 class ScheduledStepRunner(SimpleTrainer):
