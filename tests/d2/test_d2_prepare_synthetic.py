@@ -1,4 +1,5 @@
-"""The synthetic set is written only for configs that use it, and never over a user's folder."""
+"""The synthetic set is written only for configs that use it, and never over a user's folder
+(detectron2 builtins and the mm `TSJPairDataset(reader="synthetic")`)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,12 @@ def test_a_users_folder_at_the_synthetic_path_is_kept(tmp_path):
         prepare_synthetic(["tsj_synthetic_train"], tmp_path)
     assert (tmp_path / "synthetic" / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic"]
+
+
+def test_mm_synthetic_reader_keeps_a_users_folder(tmp_path):
+    from tsjnet_plugin.mm import TSJPairDataset
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetError, match=r"holds no synthetic\.json"):
+        TSJPairDataset(reader="synthetic", data_root=str(tmp_path), split="train")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
