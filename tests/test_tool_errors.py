@@ -261,9 +261,18 @@ CASES: dict[str, Case] = {
 
 
 def _run_tool(tool: str, argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
+    """Run tools/<tool>.py as __main__ here; datasets it registers in detectron2 are removed."""
+    catalog = sys.modules.get("detectron2.data")
+    registered = set(catalog.DatasetCatalog.list()) if catalog else set()
     monkeypatch.setattr(sys, "argv", [f"tools/{tool}.py", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(ROOT / "tools" / f"{tool}.py"), run_name="__main__")
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(str(ROOT / "tools" / f"{tool}.py"), run_name="__main__")
+    finally:
+        catalog = sys.modules.get("detectron2.data")
+        for name in set(catalog.DatasetCatalog.list()) - registered if catalog else ():
+            catalog.DatasetCatalog.remove(name)
+            catalog.MetadataCatalog.remove(name)
     code = exit_info.value.code
     return (code if isinstance(code, int) else 1), capsys.readouterr().err
 
