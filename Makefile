@@ -4,10 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= output/demo
 
-.PHONY: setup demo test lint env benchmark benchmark-docs
+.PHONY: setup setup-check demo test lint env benchmark benchmark-docs
 
 setup:
 	@bash tools/setup_env.sh
+
+setup-check:  # what `make setup` would do, installing nothing
+	@SETUP_CHECK=1 bash tools/setup_env.sh
 
 demo: setup
 	$(PY) tools/demo.py --out $(OUT)

@@ -1,5 +1,7 @@
 """tools/fuse.py and tsjnet_plugin.inference: folders, resume, no overwriting of inputs."""
 
+import json
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +121,56 @@ def test_fuse_cli_input_errors_come_before_any_work(tmp_path):
     twice = run("--list", str(tmp_path / "pairs.txt"), "--out", str(tmp_path / "o"))
     assert twice.returncode != 0 and "same output name 'p0' as line 1" in twice.stderr
     assert not (tmp_path / "o").exists()
+
+
+def _fuse(argv: list[str], capsys, monkeypatch) -> tuple[int, str, str]:
+    """Run tools/fuse.py in this process; (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["tools/fuse.py", *argv])
+    code = 0
+    try:
+        runpy.run_path(str(ROOT / "tools" / "fuse.py"), run_name="__main__")
+    except SystemExit as exit_info:
+        code = exit_info.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fuse_cli_refuses_other_weights_into_the_same_out(tmp_path, capsys, monkeypatch):
+    data = write_pairs(tmp_path / "data", sizes=((40, 48),))
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        save_checkpoint(build_fusion_model("tiny"), tmp_path / f"w{seed}.pth")
+    base = ["--ir", str(data / "ir"), "--vis", str(data / "vi"), "--out", str(tmp_path / "out")]
+    base += ["--device", "cpu", "--checkpoint"]
+    assert _fuse([*base, str(tmp_path / "w1.pth")], capsys, monkeypatch)[0] == 0
+    first = (tmp_path / "out" / "gray" / "p0.png").read_bytes()
+    manifest = json.loads((tmp_path / "out" / "fuse_manifest.json").read_text())
+    assert manifest["weights"] == str((tmp_path / "w1.pth").resolve())
+    assert len(manifest["sha256"]) == 64
+
+    code, _, err = _fuse([*base, str(tmp_path / "w2.pth")], capsys, monkeypatch)
+    assert code == 2 and "holds results of other weights" in err and "--overwrite" in err
+    assert (tmp_path / "out" / "gray" / "p0.png").read_bytes() == first
+    # The same file name with other contents is other weights too.
+    (tmp_path / "w1.pth").write_bytes((tmp_path / "w2.pth").read_bytes())
+    assert _fuse([*base, str(tmp_path / "w1.pth")], capsys, monkeypatch)[0] == 2
+
+    code, out, _ = _fuse([*base, str(tmp_path / "w2.pth"), "--overwrite"], capsys, monkeypatch)
+    assert code == 0 and "fused 1 pair(s)" in out
+    assert (tmp_path / "out" / "gray" / "p0.png").read_bytes() != first
+    code, out, _ = _fuse([*base, str(tmp_path / "w2.pth")], capsys, monkeypatch)
+    assert code == 0 and "kept 1 existing" in out
+
+
+def test_fuse_cli_removes_temporary_files_of_an_interrupted_run(tmp_path, capsys, monkeypatch):
+    data = write_pairs(tmp_path / "data", sizes=((40, 48),))
+    out = tmp_path / "out"
+    argv = ["--ir", str(data / "ir"), "--vis", str(data / "vi"), "--out", str(out)]
+    argv += ["--random-init", "--arch", "tiny", "--device", "cpu"]
+    assert _fuse(argv, capsys, monkeypatch)[0] == 0
+    leftover = out / "color" / ".p0.k3j_x9q2.png"  # what write_png_atomic leaves when killed
+    leftover.write_bytes(b"half a png")
+    (out / "gray" / ".keep.png").write_bytes(b"not ours")  # no mkstemp suffix: kept
+    code, stdout, _ = _fuse(argv, capsys, monkeypatch)
+    assert code == 0 and "removed 1 temporary file(s) of an interrupted run" in stdout
+    assert not leftover.exists() and (out / "gray" / ".keep.png").exists()

@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
 from torch import nn
 
-from tsjnet_plugin.d2 import TSJPredictor, TSJTrainer, add_tsjnet_config, register_builtin
+from tsjnet_plugin.d2 import TSJPredictor, TSJTrainer, register_builtin
+from tsjnet_plugin.d2.config import load_config
 from tsjnet_plugin.d2.data import prepare_synthetic
 from tsjnet_plugin.d2.report import results_table, write_sample_report
 from tsjnet_plugin.d2.trainer import unwrap
@@ -34,6 +34,7 @@ from tsjnet_plugin.fusion import build_model_from_checkpoint, save_checkpoint
 from tsjnet_plugin.inference import FusionPredictor, fuse_pairs, write_png_atomic
 from tsjnet_plugin.metrics import evaluate_folders, read_gray
 from tsjnet_plugin.metrics.report import format_table, plot_means, write_csv, write_json
+from tsjnet_plugin.tool_errors import UsageError, user_errors
 from tsjnet_plugin.training import baseline_fusions
 from tsjnet_plugin.visualize import make_grid, plot_loss_curves
 
@@ -42,10 +43,7 @@ logger = logging.getLogger("tsjnet_plugin.demo")
 
 
 def build_cfg(args: argparse.Namespace):
-    cfg = get_cfg()
-    add_tsjnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(["OUTPUT_DIR", str(args.out / "train"), *args.opts])
+    cfg = load_config(args.config_file, ["OUTPUT_DIR", str(args.out / "train"), *args.opts])
     cfg.freeze()
     return cfg
 
@@ -107,16 +105,19 @@ def main() -> None:
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     args = parser.parse_args()
     start = time.time()
+    with user_errors("demo"):
+        if args.out.exists() and not args.out.is_dir():
+            raise UsageError(f"--out {args.out} is a file; give a folder")
+        cfg = build_cfg(args)
+        prepare_synthetic([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
     args.out.mkdir(parents=True, exist_ok=True)
     setup_logger(output=str(args.out / "demo_log.txt"))
     setup_logger(output=str(args.out / "demo_log.txt"), name="tsjnet_plugin")
     env = collect_env()
     print(format_env({k: env[k] for k in SHORT_KEYS}), flush=True)
 
-    cfg = build_cfg(args)
     seed_all_rng(cfg.SEED if cfg.SEED >= 0 else None)
     register_builtin()
-    prepare_synthetic()
     results, model = train_or_reuse(cfg)
     report = args.out / "report"
     report.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from tsjnet_plugin.data import (
     read_visible,
     write_synthetic_msrs,
 )
+from tsjnet_plugin.tool_errors import user_errors
 
 # RGB per segmentation value (0 = background, not drawn); cycles past the end.
 PALETTE = np.array(
@@ -95,4 +96,5 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    with user_errors("make_synthetic", ValueError):
+        main()

@@ -11,13 +11,16 @@ import argparse
 from mmengine.config import Config
 
 from tsjnet_plugin.mm import cli
+from tsjnet_plugin.tool_errors import user_errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = cli.mm_parser(
         "Test an mm config with TSJNet", "test_dataloader.dataset.data_root=data/MSRS"
     )
-    parser.add_argument("checkpoint", help="checkpoint file (trusted: it is unpickled)")
+    parser.add_argument(
+        "checkpoint", help="checkpoint file (read as data only, see --trust-checkpoint)"
+    )
     return cli.parse_args(parser, argv)
 
 
@@ -30,9 +33,9 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    cli.allow_checkpoint_unpickling()
-    return cli.build_runner(build_config(args)).test()
+    return cli.build_runner(build_config(args), args.trust_checkpoint).test()
 
 
 if __name__ == "__main__":
-    main()
+    with user_errors("test_mm"):
+        main()

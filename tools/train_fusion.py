@@ -26,6 +26,7 @@ import torch
 from tsjnet_plugin.data import PairRecord, read_dataset, read_pairs_folder
 from tsjnet_plugin.data.records import DatasetError
 from tsjnet_plugin.fusion import ARCHS, CheckpointError
+from tsjnet_plugin.fusion.checkpoint import read_checkpoint, remove_partial_saves
 from tsjnet_plugin.training import FusionTrainConfig, FusionTrainer, load_pairs
 
 
@@ -147,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         amp=not args.no_amp,
     )
     try:
+        if args.init:
+            read_checkpoint(args.init)  # a bad --init fails before any data is loaded
         train_records, val_records = split_records(gather_sources(args), args)
         args.out.mkdir(parents=True, exist_ok=True)
+        for path in remove_partial_saves(args.out):
+            print(f"removed {path}, left by a save that was interrupted")
         split = {
             "train": [r.sample_id for r in train_records],
             "val": [r.sample_id for r in val_records],

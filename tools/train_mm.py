@@ -12,6 +12,7 @@ import argparse
 from mmengine.config import Config
 
 from tsjnet_plugin.mm import cli
+from tsjnet_plugin.tool_errors import user_errors
 
 # bfloat16 has float32's exponent range and needs no loss scaling (mmengine's AmpOptimWrapper
 # always holds a GradScaler; a fixed scale of 1 makes it a no-op that still skips non-finite
@@ -54,14 +55,14 @@ def build_config(args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    if cfg.get("resume") or cfg.get("load_from"):
-        cli.allow_checkpoint_unpickling()
     return cfg
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli.build_runner(build_config(parse_args(argv))).train()
+    args = parse_args(argv)
+    cli.build_runner(build_config(args), args.trust_checkpoint).train()
 
 
 if __name__ == "__main__":
-    main()
+    with user_errors("train_mm"):
+        main()

@@ -12,22 +12,22 @@ the config. Logs, ``metrics.json`` and TensorBoard events go to ``OUTPUT_DIR``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
-from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
 
-from tsjnet_plugin.d2 import TSJTrainer, add_tsjnet_config, register_builtin
+from tsjnet_plugin.d2 import TSJTrainer, register_builtin
+from tsjnet_plugin.d2.config import load_config
 from tsjnet_plugin.d2.data import prepare_synthetic
+from tsjnet_plugin.fusion.checkpoint import remove_partial_saves
+from tsjnet_plugin.tool_errors import UsageError, user_errors
 
 
 def setup(args):
-    cfg = get_cfg()
-    add_tsjnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = load_config(args.config_file, args.opts)
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
         logging.getLogger(__name__).warning("CUDA is not available: running on the CPU")
         cfg.MODEL.DEVICE = "cpu"
@@ -55,12 +55,21 @@ def main(args):
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
-    prepare_synthetic()  # once, before any worker process starts
-    launch(
-        main,
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
-    )
+    with user_errors("train_net"):
+        # The config first (a typo fails here, before anything is written); then the synthetic
+        # set, only if the config uses it, once, before any worker process starts.
+        cfg = load_config(args.config_file, args.opts)
+        weights = cfg.MODEL.WEIGHTS
+        if weights and "://" not in weights and not Path(weights).is_file():
+            raise UsageError(f"MODEL.WEIGHTS {weights} does not exist; give a file, a URL or ''")
+        prepare_synthetic([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
+        for path in remove_partial_saves(cfg.OUTPUT_DIR):
+            print(f"removed {path}, left by a save that was interrupted")
+        launch(
+            main,
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(args,),
+        )

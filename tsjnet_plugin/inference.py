@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from .data import PairRecord, read_ir_levels, read_visible
 from .fusion import TSJNet, ir_to_tensor, recolor, rgb_to_y, visible_to_tensor
+from .fusion.checkpoint import remove_temp_files
 from .fusion.color import ChannelOrder, to_uint8_image
 
 __all__ = [
@@ -97,6 +98,13 @@ def write_png_atomic(image: np.ndarray, path: Path) -> None:
         raise
 
 
+def remove_partial_outputs(out_dir: str | os.PathLike) -> list[Path]:
+    """Delete the temporary PNGs (``.<id>.<random>.png``) that an interrupted
+    :func:`fuse_pairs` left in ``out_dir/{gray,color}``; returns what it removed."""
+    out_dir = Path(out_dir)
+    return [p for sub in ("gray", "color") for p in remove_temp_files(out_dir / sub, ".png")]
+
+
 def output_paths(out_dir: Path, sample_id: str) -> tuple[Path, Path]:
     """``(gray, color)`` PNG paths of one sample."""
     return out_dir / "gray" / f"{sample_id}.png", out_dir / "color" / f"{sample_id}.png"
@@ -110,6 +118,15 @@ def _batches(records: Sequence[PairRecord], batch_size: int) -> Iterable[list[Pa
     for group in by_size.values():
         for start in range(0, len(group), batch_size):
             yield group[start : start + batch_size]
+
+
+def check_outputs_are_not_inputs(records: Sequence[PairRecord], out_dir: str | os.PathLike) -> None:
+    """Raise ValueError if an output path of ``records`` in ``out_dir`` is one of their inputs."""
+    inputs = {Path(p).resolve() for r in records for p in (r.ir_path, r.vis_path)}
+    for record in records:
+        for path in output_paths(Path(out_dir), record.sample_id):
+            if path.resolve() in inputs:
+                raise ValueError(f"refusing to overwrite input image {path}; choose another --out")
 
 
 def fuse_pairs(
@@ -128,11 +145,7 @@ def fuse_pairs(
         ValueError: an output path would be one of the input files.
     """
     out_dir = Path(out_dir)
-    inputs = {Path(p).resolve() for r in records for p in (r.ir_path, r.vis_path)}
-    for record in records:
-        for path in output_paths(out_dir, record.sample_id):
-            if path.resolve() in inputs:
-                raise ValueError(f"refusing to overwrite input image {path}; choose another --out")
+    check_outputs_are_not_inputs(records, out_dir)
     todo = [
         r
         for r in records

@@ -173,8 +173,10 @@ def test_d2_missing_partner_raises_naming_file(msrs_root, catalog):
 
 def test_d2_out_of_range_seg_value_raises_naming_file(msrs_root):
     seg_path = msrs_root / "train" / "Segmentation_labels" / "a.png"
-    Image.fromarray(np.full((tiny_msrs.HEIGHT, tiny_msrs.WIDTH), 7, np.uint8)).save(seg_path)
     dataset_dict = pair_dataset_to_dicts(read_msrs(msrs_root))[0]
+    Image.fromarray(np.full((tiny_msrs.HEIGHT, tiny_msrs.WIDTH), 7, np.uint8)).save(seg_path)
+    with pytest.raises(DatasetError, match=rf"{seg_path}: segmentation values \[7\]"):
+        read_msrs(msrs_root)  # at indexing
     mapper = PairDatasetMapper(is_train=False, augmentations=[])
     with pytest.raises(DatasetError, match=rf"{seg_path}: segmentation values \[7\]"):
-        mapper(dataset_dict)
+        mapper(dataset_dict)  # a label changed after indexing

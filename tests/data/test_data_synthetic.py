@@ -170,8 +170,24 @@ def test_writer_is_deterministic_and_idempotent(tmp_path):
     marker.write_text("reused")
     assert write_synthetic_msrs(first, 2, 1, 32, 40, seed=1) == first
     assert marker.exists()
+    # Other parameters: a folder holding a file the writer did not write is refused, kept.
+    with pytest.raises(DatasetError, match=r"holds files it did not write \(train/marker.txt\)"):
+        write_synthetic_msrs(first, 3, 1, 32, 40, seed=1)
+    assert marker.read_text() == "reused" and len(read_msrs(first)) == 2
+    # Only its own files (and a preview): replaced.
+    marker.unlink()
+    (first / "preview.png").write_bytes(b"")
     write_synthetic_msrs(first, 3, 1, 32, 40, seed=1)
-    assert not marker.exists() and len(read_msrs(first)) == 3
+    assert len(read_msrs(first)) == 3 and not (first / "preview.png").exists()
+
+
+def test_reusing_a_set_writes_nothing(tmp_path):
+    """A read-only datasets root must not break a run: reuse creates no `.synthetic-*` folder."""
+    root = write_synthetic_msrs(tmp_path / "datasets" / "synthetic", 1, 1, 32, 40)
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    assert write_synthetic_msrs(root, 1, 1, 32, 40) == root
+    assert sorted(p.name for p in (tmp_path / "datasets").iterdir()) == ["synthetic"]
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before
 
 
 def test_writer_refuses_foreign_folder(tmp_path):

@@ -102,3 +102,28 @@ def test_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
         save_checkpoint(model, path)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["model.pth"]
+
+
+def test_partial_saves_are_removed_and_nothing_else(tmp_path):
+    model = build_fusion_model("tiny")
+    path = save_checkpoint(model, tmp_path / "last.pth")
+    partial = tmp_path / ".last.pth.a1b2_c3d.tmp"  # what a killed atomic_torch_save leaves
+    partial.write_bytes(b"partial")
+    for name in ("notes.tmp", ".notes.tmp", "last.pth.tmp"):
+        (tmp_path / name).write_text("kept")
+    assert ckpt.remove_partial_saves(tmp_path) == [partial]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".notes.tmp",
+        "last.pth",
+        "last.pth.tmp",
+        "notes.tmp",
+    ]
+    assert ckpt.remove_partial_saves(tmp_path / "missing") == []
+    load_checkpoint(model, path)
+
+
+def test_random_bytes_error_does_not_suggest_unsafe_loading(tmp_path):
+    (tmp_path / "junk.pth").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*junk\.pth") as info:
+        load_checkpoint(build_fusion_model("tiny"), tmp_path / "junk.pth")
+    assert "weights_only" not in str(info.value) and "\n" not in str(info.value)

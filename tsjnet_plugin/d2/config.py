@@ -3,7 +3,15 @@ and ``SOLVER.LR_FACTORS``. Adding them changes no stock default."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from detectron2.config import CfgNode as CN
+from detectron2.config import get_cfg
+
+from tsjnet_plugin.tool_errors import UsageError
+
+__all__ = ["add_tsjnet_config", "load_config"]
 
 __all__ = ["add_tsjnet_config"]
 
@@ -74,4 +82,27 @@ def add_tsjnet_config(cfg: CN) -> CN:
     cfg.SOLVER.LR_FACTORS.FUSION = 1.0
     cfg.SOLVER.LR_FACTORS.DETECTOR = 1.0
     cfg.SOLVER.LR_FACTORS.SEGMENTOR = 1.0
+    return cfg
+
+
+def load_config(config_file: str, opts: Sequence[str] = ()) -> CN:
+    """detectron2's default config with the TSJNet keys, ``config_file`` and the ``KEY VALUE``
+    overrides ``opts`` merged (not frozen).
+
+    Raises:
+        UsageError: a missing file, an odd number of overrides or an unknown key or bad value,
+            named in one line.
+    """
+    if not Path(config_file).is_file():
+        raise UsageError(f"--config-file {config_file!r} does not exist")
+    if len(opts) % 2:
+        raise UsageError(f"overrides must be KEY VALUE pairs, got {len(opts)} items: {list(opts)}")
+    cfg = get_cfg()
+    add_tsjnet_config(cfg)
+    try:
+        cfg.merge_from_file(config_file)
+        cfg.merge_from_list(list(opts))
+    except (KeyError, ValueError, AssertionError, AttributeError) as error:
+        reason = error.args[0] if error.args else type(error).__name__
+        raise UsageError(f"{config_file} or its overrides: {reason}; see configs/*.yaml") from None
     return cfg

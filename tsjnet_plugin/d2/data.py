@@ -212,9 +212,22 @@ class _BuiltinLoader:
         return read_dataset(self.reader, self.folder, self.split, name=self.name)
 
 
-def prepare_synthetic(root: str | os.PathLike[str] | None = None) -> Path:
-    """Write the embedded synthetic set now (reused if present). Call it before starting worker
-    processes: otherwise every rank would write it on first use, concurrently."""
+def prepare_synthetic(
+    dataset_names: Sequence[str], root: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """Write the embedded synthetic set now (reused if present) if one of `dataset_names` (a
+    config's `DATASETS.TRAIN + DATASETS.TEST`) is a synthetic builtin; else touch nothing.
+    Call it before starting worker processes: otherwise every rank would write it on first use,
+    concurrently.
+
+    Returns:
+        The synthetic set's folder, or None when no name uses it.
+
+    Raises:
+        DatasetError: the folder holds files the writer did not write (`write_synthetic_msrs`).
+    """
+    if not any(name in _BUILTIN and _BUILTIN[name][0] == "synthetic" for name in dataset_names):
+        return None
     _, folder, _ = _BUILTIN["tsj_synthetic_train"]
     return write_synthetic_msrs(datasets_root(root) / folder)
 

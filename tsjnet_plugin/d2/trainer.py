@@ -10,6 +10,7 @@ loss dict by :func:`~tsjnet_plugin.d2.backbone.add_fusion_losses`.
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 import weakref
 from typing import Any
@@ -29,7 +30,11 @@ from detectron2.utils import comm
 from detectron2.utils.events import get_event_storage
 from torch import nn
 
-from tsjnet_plugin.fusion.checkpoint import atomic_torch_save
+from tsjnet_plugin.fusion.checkpoint import (
+    CheckpointError,
+    atomic_torch_save,
+    load_failure_reason,
+)
 from tsjnet_plugin.schedule import TaskSchedule
 from tsjnet_plugin.schedule import build_schedule as build_task_schedule
 
@@ -76,6 +81,17 @@ class AtomicCheckpointer(TSJCheckpointer):
         self.logger.info("Saving checkpoint to %s", path)
         atomic_torch_save(data, path)
         self.tag_last_checkpoint(f"{name}.pth")
+
+    def _load_file(self, filename: str) -> dict[str, Any]:
+        """detectron2's loader (``weights_only`` for ``.pth``), with a one-line
+        :class:`CheckpointError` for a file it cannot read."""
+        try:
+            return super()._load_file(filename)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+            raise CheckpointError(
+                f"cannot read checkpoint {filename}: {load_failure_reason(err)}; the file is "
+                "truncated or not a torch checkpoint"
+            ) from None
 
 
 class ScheduledStepRunner(SimpleTrainer):

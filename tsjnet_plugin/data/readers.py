@@ -3,15 +3,17 @@
 Supported layouts (see docs/data.md for the trees): MSRS (with YOLO txt, VOC XML or TSJNet's
 `Annotation/` variant for boxes), M3FD, LLVIP, RoadScene, TNO and any pair of IR/visible
 folders. IR and visible images are paired by file stem. Only image headers are read, for the
-sizes; pixels are decoded later by `tsjnet_plugin.data.io`.
+sizes, except segmentation labels, which are decoded once to check their values (a bad label
+fails here, at indexing, not at some training iteration); image pixels are decoded later by
+`tsjnet_plugin.data.io`.
 
 Class names come from the dataset's class file where it has one; a layout whose release ships
 no class file falls back to the class list its authors publish (MSRS segmentation, M3FD, LLVIP).
 
 Error handling: a dataset-level problem (a missing or empty folder, no class file, no usable
 sample) always raises `DatasetError`. A per-sample problem (a missing partner image, an IR /
-visible size mismatch, a missing or broken label file, an unknown class, a box outside the
-image) raises `DatasetError` naming the file with `on_error="raise"` (the default), or is
+visible size mismatch, a missing or broken label file, a segmentation value that is neither a
+class nor the ignore label, an unknown class, a box outside the image) raises `DatasetError` naming the file with `on_error="raise"` (the default), or is
 logged as a warning and the sample skipped with `on_error="skip"`.
 """
 
@@ -27,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from .io import read_image_size
+from .io import read_image_size, read_seg_label
 from .labels import (
     BoxOutside,
     fit_boxes_to_image,
@@ -310,7 +312,10 @@ def _read_layout(
             ir_path = _partner(ir_index, stem, ir_dir, "infrared", vis_index)
             vis_path = _partner(vis_index, stem, vis_dir, "visible", ir_index)
             seg_path = _seg_partner(seg_index, stem, seg_dir) if seg_index is not None else None
-            records.append(_make_record(stem, ir_path, vis_path, seg_path, detection, box_outside))
+            record = _make_record(stem, ir_path, vis_path, seg_path, detection, box_outside)
+            if seg_path is not None and stuff_classes:
+                read_seg_label(seg_path, len(stuff_classes), PairDataset.ignore_label)
+            records.append(record)
         except DatasetError as error:
             if on_error == "raise":
                 raise

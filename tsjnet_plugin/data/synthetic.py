@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -151,10 +152,13 @@ def write_synthetic_msrs(
     scenes are successive `generate_scene` draws from one `numpy.random.default_rng(seed)`:
     the training scenes first, then the test scenes.
 
-    Idempotent: when `root/synthetic.json` already records the same parameters the folder is
-    reused as it is. A folder written with other parameters is replaced; any other non-empty
-    folder is refused. The dataset is built in a temporary sibling folder and moved into place,
-    so an interrupted call leaves no half-written dataset.
+    Idempotent: when `root/synthetic.json` (the marker of a folder this function wrote) already
+    records the same parameters the folder is reused as it is, and nothing is written. A folder
+    written with other parameters is replaced, unless it also holds files this function does not
+    write (`preview.png` of tools/make_synthetic.py aside); any other non-empty folder is
+    refused: nothing a user made is deleted. The dataset is built in a temporary sibling folder
+    (`.<name>-*`, only when writing) and moved into place, so an interrupted call leaves no
+    half-written dataset.
 
     Returns:
         `root` as a Path.
@@ -177,7 +181,15 @@ def write_synthetic_msrs(
     if root.exists() and (not root.is_dir() or (stored is None and any(root.iterdir()))):
         raise DatasetError(
             f"{root}: not an empty folder and holds no {_CONFIG_FILE}; refusing to write a "
-            "synthetic dataset there"
+            "synthetic dataset there: choose another folder, or empty or remove this one"
+        )
+    foreign = _foreign_files(root) if stored is not None else []
+    if foreign:
+        raise DatasetError(
+            f"{root}: a synthetic set with other parameters that also holds files it did not "
+            f"write ({', '.join(str(p.relative_to(root)) for p in foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); refusing to replace it: move those files "
+            "away or choose another folder"
         )
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
@@ -225,6 +237,28 @@ def _write_dataset(root: Path, config: dict[str, int]) -> None:
 def _check_size(height: int, width: int) -> None:
     if height < 32 or width < 32:
         raise ValueError(f"scene size must be at least 32x32, got {height=}, {width=}")
+
+
+_OWN_TOP_FILES = frozenset({_CONFIG_FILE, "classes.json", "seg_classes.txt", "preview.png"})
+_OWN_SAMPLE = re.compile(
+    r"(train|test)/((ir|vi|Segmentation_labels)/\d{5}\.png|Annotations/\d{5}\.xml)"
+)
+_OWN_FOLDER = re.compile(r"(train|test)(/(ir|vi|Segmentation_labels|Annotations))?")
+
+
+def _foreign_files(root: Path) -> list[Path]:
+    """Everything under `root` that `_write_dataset` (or the preview) does not write, sorted."""
+    foreign = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        own = (
+            _OWN_FOLDER.fullmatch(relative)
+            if path.is_dir()
+            else (relative in _OWN_TOP_FILES or _OWN_SAMPLE.fullmatch(relative))
+        )
+        if not own:
+            foreign.append(path)
+    return foreign
 
 
 def _stored_config(root: Path) -> dict[str, int] | None:

@@ -17,6 +17,7 @@ import functools
 import importlib
 import os
 import pickle
+import re
 import tempfile
 import types
 from collections.abc import Mapping
@@ -76,6 +77,25 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_partial_saves(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`atomic_torch_save` left in ``folder``
+    (``.<name>.<random>.tmp``; the finished files are never touched). Returns what it removed;
+    call it when a run starts, before any save of its own."""
+    return remove_temp_files(Path(folder), ".tmp")
+
+
+def remove_temp_files(folder: Path, suffix: str) -> list[Path]:
+    """Delete ``folder/.<name>.<8 mkstemp characters><suffix>`` files (temporary files of the
+    atomic writers); returns what it removed."""
+    pattern = re.compile(r"\..+\.[a-z0-9_]{8}" + re.escape(suffix))
+    if not folder.is_dir():
+        return []
+    removed = [p for p in sorted(folder.iterdir()) if p.is_file() and pattern.fullmatch(p.name)]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
 
 
 def save_checkpoint(
@@ -182,9 +202,20 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def _unreadable(path: Path, err: BaseException) -> CheckpointError:
     return CheckpointError(
-        f"cannot read checkpoint {path}: {type(err).__name__}: {str(err)[:300]}. The file may be "
+        f"cannot read checkpoint {path}: {load_failure_reason(err)}. The file may be "
         "truncated or not a torch checkpoint."
     )
+
+
+def load_failure_reason(err: BaseException) -> str:
+    """The cause of a failed ``torch.load`` in one short line, without torch's advice to retry
+    with ``weights_only=False`` (which would run any code the file names)."""
+    text = str(err)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1].split("Check the documentation", 1)[0]
+    first = " ".join(text.split()).split(". ")[0][:200].rstrip(".")
+    return f"{type(err).__name__}: {first}"
 
 
 def _checkpoint_kind(payload: Mapping[str, Any]) -> str:

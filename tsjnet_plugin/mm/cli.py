@@ -12,12 +12,17 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-__all__ = ["allow_checkpoint_unpickling", "build_runner", "load_config", "mm_parser", "parse_args"]
+from tsjnet_plugin.tool_errors import UsageError
+
+from .checkpoint import install_safe_loader
+
+__all__ = ["build_runner", "load_config", "mm_parser", "parse_args"]
 
 
 def mm_parser(description: str, cfg_options_example: str) -> argparse.ArgumentParser:
     """A parser with the options both tools take: CONFIG, --work-dir, --cfg-options, --launcher,
-    --local_rank. Each tool adds its own (train: --resume, --amp; test: CHECKPOINT)."""
+    --local_rank, --trust-checkpoint. Each tool adds its own (train: --resume, --amp; test:
+    CHECKPOINT)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("config", help="config file path")
     parser.add_argument("--work-dir", help="where logs (and checkpoints, when training) go")
@@ -34,6 +39,11 @@ def mm_parser(description: str, cfg_options_example: str) -> argparse.ArgumentPa
         help="job launcher",
     )
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="unpickle checkpoints fully (can run code they name); by default only data loads",
+    )
     return parser
 
 
@@ -58,16 +68,17 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def allow_checkpoint_unpickling() -> None:
-    """Let `torch.load` unpickle the checkpoint the config or the command line names.
+def build_runner(cfg: Config, trust_checkpoint: bool = False) -> Runner:
+    """The config's runner: `Runner.from_cfg`, or the registered `runner_type`. Local
+    checkpoints (`load_from`, `--resume`, pretrained weights) are read with
+    `checkpoint.load_local_checkpoint`: data only, unless `trust_checkpoint`.
 
-    mmengine 0.10.7 calls torch.load without weights_only, and its checkpoints hold numpy and
-    mmengine objects that torch >= 2.6's weights_only default refuses. Call this only for a
-    checkpoint the user named (and so trusts); an explicit setting in the environment wins.
+    Raises:
+        UsageError: `load_from` (a checkpoint to load or resume) names a local file that does
+            not exist; checked before anything is built.
     """
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-
-
-def build_runner(cfg: Config) -> Runner:
-    """The config's runner: `Runner.from_cfg`, or the registered `runner_type`."""
+    load_from = cfg.get("load_from")
+    if load_from and "://" not in str(load_from) and not osp.isfile(osp.expanduser(load_from)):
+        raise UsageError(f"checkpoint {load_from} (load_from / --resume) does not exist")
+    install_safe_loader(trusted=trust_checkpoint)
     return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)

@@ -27,9 +27,10 @@ from tsjnet_plugin.data import MODALITIES, pack_pair
 from tsjnet_plugin.fusion import FusionFrontEnd, ir_to_tensor
 from tsjnet_plugin.fusion.color import to_uint8_image
 
+from .checkpoint import load_local_checkpoint
 from .preprocessor import PIXEL_MAX
 
-__all__ = ["TSJInferencer", "TSJPrediction", "load_trusted_checkpoint", "stack_pair_arrays"]
+__all__ = ["TSJInferencer", "TSJPrediction", "load_model_checkpoint", "stack_pair_arrays"]
 
 ImageInput = str | os.PathLike | np.ndarray
 _ANNOTATION_LOADERS = ("LoadAnnotations", "LoadPairSegLabel")
@@ -67,13 +68,10 @@ def stack_pair_arrays(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
     return pack_pair(ir, vis)
 
 
-def load_trusted_checkpoint(model: torch.nn.Module, path: str | os.PathLike) -> None:
+def load_model_checkpoint(model: torch.nn.Module, path: str | os.PathLike) -> None:
     """Load an mm checkpoint (`state_dict` plus `meta`/`message_hub` with numpy and mmengine
-    objects, which `weights_only` loading refuses) into `model`, strictly.
-
-    The file is unpickled with `weights_only=False`: load only files you trust.
-    """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    objects) into `model`, strictly, reading data only (`load_local_checkpoint`)."""
+    checkpoint = load_local_checkpoint(path, "cpu")
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{path}: expected an mm checkpoint dict, got {type(checkpoint).__name__}")
     load_state_dict(model, checkpoint.get("state_dict", checkpoint), strict=True)
@@ -85,8 +83,8 @@ class TSJInferencer:
     Args:
         config: config file or `Config` whose `model` holds TSJNet and whose
             `test_dataloader.dataset.pipeline` starts with `LoadIRVisPair`.
-        checkpoint: mm checkpoint of the whole model (as `tools/train_mm.py` writes), unpickled
-            with `torch.load`: load only files you trust.
+        checkpoint: mm checkpoint of the whole model (as `tools/train_mm.py` writes), read
+            as data only (`load_local_checkpoint`).
         device: where to run; default CUDA when available.
     """
 
@@ -102,7 +100,7 @@ class TSJInferencer:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = MODELS.build(cfg.model)
         if checkpoint:
-            load_trusted_checkpoint(self.model, checkpoint)
+            load_model_checkpoint(self.model, checkpoint)
         self.model.to(self.device).eval()
         pipeline = [
             t for t in cfg.test_dataloader.dataset.pipeline if t["type"] not in _ANNOTATION_LOADERS
