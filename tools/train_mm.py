@@ -12,6 +12,7 @@ import argparse
 from mmengine.config import Config
 
 from tsjnet_plugin.mm import cli
+from tsjnet_plugin.mm.resume import resume_checkpoint
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,7 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="?",
         type=str,
         const="auto",
-        help="resume from this checkpoint, or from the latest one in the work dir if no path",
+        help="resume from this checkpoint, or from the latest readable one in the work dir if no "
+        "path",
     )
     parser.add_argument("--amp", action="store_true", help="AmpOptimWrapper (needs a GPU)")
     return cli.parse_args(parser, argv)
@@ -35,9 +37,12 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.amp:
         cfg.optim_wrapper.type = "AmpOptimWrapper"
         cfg.optim_wrapper.setdefault("loss_scale", "dynamic")
+    hooks = cfg.setdefault("custom_hooks", [])
+    if not any(hook.get("type") == "TSJExactResumeHook" for hook in hooks):
+        hooks.append(dict(type="TSJExactResumeHook"))
     if args.resume == "auto":
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = resume_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
