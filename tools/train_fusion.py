@@ -73,6 +73,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=defaults.val_every,
         help="validate and write last.pth every N iterations",
     )
+    train.add_argument(
+        "--log-interval",
+        type=int,
+        default=defaults.log_every,
+        help="log the loss terms every N iterations",
+    )
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     train.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
@@ -144,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         weight_decay=args.weight_decay,
         warmup=args.warmup,
         val_every=args.val_interval,
+        log_every=args.log_interval,
         seed=args.seed,
         amp=not args.no_amp,
     )
@@ -169,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             progress,
         )
         if args.resume:
-            trainer.resume()
-            print(f"resumed {args.out / 'last.pth'} at iteration {trainer.iteration}")
+            resumed = trainer.resume()
+            print(f"resumed {resumed} at iteration {trainer.iteration}")
         print(
             f"training {args.arch} on {len(train_records)} pairs, validating on "
             f"{len(val_records)}; crops {trainer.crop}px, batch {cfg.batch_size}"

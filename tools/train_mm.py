@@ -12,6 +12,7 @@ import argparse
 from mmengine.config import Config
 
 from tsjnet_plugin.mm import cli
+from tsjnet_plugin.mm.resume import resume_checkpoint
 from tsjnet_plugin.tool_errors import user_errors
 
 # bfloat16 has float32's exponent range and needs no loss scaling (mmengine's AmpOptimWrapper
@@ -29,7 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="?",
         type=str,
         const="auto",
-        help="resume from this checkpoint, or from the latest one in the work dir if no path",
+        help="resume from this checkpoint, or from the latest readable one in the work dir if no "
+        "path",
     )
     parser.add_argument(
         "--amp",
@@ -49,9 +51,12 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = "AmpOptimWrapper"
         cfg.optim_wrapper.dtype = args.amp
         cfg.optim_wrapper.loss_scale = AMP_LOSS_SCALES[args.amp]
+    hooks = cfg.setdefault("custom_hooks", [])
+    if not any(hook.get("type") == "TSJExactResumeHook" for hook in hooks):
+        hooks.append(dict(type="TSJExactResumeHook"))
     if args.resume == "auto":
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = resume_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -102,7 +102,7 @@ def test_mm_data_list_and_metainfo_per_task(msrs_root):
     det = _build("mmdet", reader="msrs", data_root=str(msrs_root), task="det")
     assert det.metainfo["classes"] == tiny_msrs.THING_CLASSES
     with pytest.raises(ValueError, match="has no splits"):
-        TSJPairDataset(reader="m3fd", split="train", data_root=str(msrs_root))
+        TSJPairDataset(reader="tno", split="train", data_root=str(msrs_root))
 
 
 def test_mm_det_pipeline_keeps_pair_aligned(msrs_root):

@@ -2,8 +2,11 @@
 
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +263,45 @@ def test_official_arch_trains_with_the_same_tool(tmp_path):
     values = trainer.step()
     assert trainer.crop == 224 and math.isfinite(values["total_loss"])
     assert not torch.equal(before, trainer.model.decoder.output[2].weight)
+
+
+def test_cli_killed_and_resumed_from_the_previous_checkpoint_reproduces_the_losses(tmp_path):
+    """SIGKILL after the second checkpoint; the latest is then truncated and a save fragment left
+    beside it: --resume falls back to previous.pth and the losses equal the uninterrupted run's."""
+    folder = write_folder(tmp_path / "pairs", count=4, size=(64, 80))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, str(ROOT / "tools" / "train_fusion.py"), "--ir",
+                str(folder / "ir"), "--vis", str(folder / "vi"), "--arch", "tiny", "--crop", "32",
+                "--batch-size", "2", "--iterations", "8", "--val-interval", "2",
+                "--log-interval", "1", "--val-every-nth", "4", "--out", str(out), "--no-progress", "--device", "cpu"]  # fmt: skip
+
+    def losses(out: Path) -> dict[int, float]:
+        rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+        return {r["iteration"]: r["total_loss"] for r in rows if "total_loss" in r}
+
+    full = subprocess.run(command(tmp_path / "full"), env=env, capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+    out = tmp_path / "killed"
+    run = subprocess.Popen(command(out), env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (out / "previous.pth").is_file():
+        assert run.poll() is None and time.monotonic() < deadline, "no second checkpoint"
+        time.sleep(0.02)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    last = out / "last.pth"
+    if last.is_file():  # (absent when the kill fell between moving it aside and the new save)
+        last.write_bytes(last.read_bytes()[:1000])
+    (out / ".last.pth.abc123.tmp").write_bytes(b"partial")
+    resumed = subprocess.run(
+        [*command(out), "--resume"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from " + str(out / "previous.pth") in resumed.stderr
+    assert "at iteration 2" in resumed.stdout
+    expected, got = losses(tmp_path / "full"), losses(out)
+    assert sorted(got) == sorted(expected) == list(range(1, 9))
+    for iteration, value in expected.items():
+        assert got[iteration] == pytest.approx(value, rel=1e-6), iteration

@@ -68,6 +68,8 @@ _BUILTIN: dict[str, tuple[str, str, str | None]] = {
     "msrs_train": ("msrs", "MSRS", "train"),
     "msrs_test": ("msrs", "MSRS", "test"),
     "m3fd": ("m3fd", "M3FD", None),
+    "m3fd_train": ("m3fd", "M3FD", "train"),
+    "m3fd_test": ("m3fd", "M3FD", "test"),
     "llvip_train": ("llvip", "LLVIP", "train"),
     "llvip_test": ("llvip", "LLVIP", "test"),
 }
@@ -237,7 +239,8 @@ def register_builtin(root: str | os.PathLike[str] | None = None) -> list[str]:
 
     `tsj_synthetic_train` / `tsj_synthetic_test`: the embedded synthetic set, written to
     `root/synthetic` with `write_synthetic_msrs`' defaults on first use (reused afterwards).
-    `msrs_train` / `msrs_test` (`root/MSRS`), `m3fd` (`root/M3FD`), `llvip_train` /
+    `msrs_train` / `msrs_test` (`root/MSRS`), `m3fd` (all), `m3fd_train` / `m3fd_test`
+    (`root/M3FD`, the deterministic split of `read_m3fd`), `llvip_train` /
     `llvip_test` (`root/LLVIP`): a missing folder raises `DatasetError` when the dataset is
     loaded, not here.
 

@@ -10,6 +10,7 @@ loss dict by :func:`~tsjnet_plugin.d2.backbone.add_fusion_losses`.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import time
 import weakref
@@ -21,13 +22,19 @@ from detectron2.data import (
     MetadataCatalog,
     build_detection_test_loader,
     build_detection_train_loader,
+    get_detection_dataset_dicts,
 )
-from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer
+from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, hooks
 from detectron2.engine.defaults import create_ddp_model
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators, SemSegEvaluator
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
-from detectron2.utils.events import get_event_storage
+from detectron2.utils.events import (
+    CommonMetricPrinter,
+    JSONWriter,
+    TensorboardXWriter,
+    get_event_storage,
+)
 from torch import nn
 
 from tsjnet_plugin.fusion.checkpoint import (
@@ -37,11 +44,14 @@ from tsjnet_plugin.fusion.checkpoint import (
 )
 from tsjnet_plugin.schedule import TaskSchedule
 from tsjnet_plugin.schedule import build_schedule as build_task_schedule
+from tsjnet_plugin.training.resume import newest_readable_checkpoint
+from tsjnet_plugin.training.rng import capture_rng_state, restore_rng_state
 
 from .backbone import add_fusion_losses, fusion_backbones
 from .data import PairDatasetMapper
 from .evaluation import FusionQualityEvaluator
 from .meta_arch import TSJNetJointModel, check_class_counts
+from .sampler import ResumableTrainingSampler
 from .weights import TSJCheckpointer
 
 __all__ = [
@@ -92,6 +102,13 @@ class AtomicCheckpointer(TSJCheckpointer):
                 f"cannot read checkpoint {filename}: {load_failure_reason(err)}; the file is "
                 "truncated or not a torch checkpoint"
             ) from None
+
+    def get_checkpoint_file(self) -> str:
+        """The file ``last_checkpoint`` names or, when that one is truncated or corrupt, the
+        newest readable ``.pth`` in the folder (a one-line warning says so)."""
+        latest = super().get_checkpoint_file()
+        found = newest_readable_checkpoint(latest, self.get_all_checkpoint_files())
+        return str(found) if found else latest
 
 
 class ScheduledStepRunner(SimpleTrainer):
@@ -228,6 +245,7 @@ class TSJTrainer(DefaultTrainer):
     """
 
     def __init__(self, cfg: CfgNode) -> None:
+        self._resumed: dict[str, Any] = {}
         # DefaultTrainer.__init__ fixes the DDP arguments and the step runner, so the same
         # construction is spelled out here with ours.
         super(DefaultTrainer, self).__init__()
@@ -285,6 +303,53 @@ class TSJTrainer(DefaultTrainer):
         keeps from ``test``); empty before the first one."""
         return dict(getattr(self, "_last_eval_results", None) or {})
 
+    def state_dict(self) -> dict:
+        """detectron2's trainer state plus the RNG states and the position in the data stream
+        (images of all ranks consumed after this iteration), for an exact resume."""
+        state = super().state_dict()
+        state["rng"] = capture_rng_state()
+        state["data_position"] = (self.iter + 1) * self.cfg.SOLVER.IMS_PER_BATCH
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self._resumed = {k: state_dict[k] for k in ("rng", "data_position") if k in state_dict}
+
+    def resume_or_load(self, resume: bool = True) -> None:
+        """detectron2's resume, made exact: the data stream restarts where the checkpoint left
+        it and (single process) every RNG continues from its saved state."""
+        super().resume_or_load(resume=resume)
+        if not self._resumed:
+            return
+        position = self._resumed.get("data_position")
+        if position is not None:
+            self._trainer.reset_data_loader(
+                lambda: self.build_train_loader(self.cfg, start=position)
+            )
+        if "rng" in self._resumed and comm.get_world_size() == 1:
+            restore_rng_state(self._resumed["rng"])
+
+    def build_writers(self) -> list:
+        """detectron2's writers (console, ``metrics.json``, TensorBoard) with medians over
+        ``SOLVER.LOG_PERIOD`` iterations (1: every iteration's own values)."""
+        period = self.cfg.SOLVER.LOG_PERIOD
+        self.writers = [
+            CommonMetricPrinter(self.max_iter, window_size=period),
+            JSONWriter(f"{self.cfg.OUTPUT_DIR}/metrics.json", window_size=period),
+            TensorboardXWriter(self.cfg.OUTPUT_DIR, window_size=period),
+        ]
+        return self.writers
+
+    def build_hooks(self) -> list:
+        """detectron2's hooks, with the writers run every ``SOLVER.LOG_PERIOD`` iterations."""
+        built = super().build_hooks()
+        return [
+            hooks.PeriodicWriter(self.writers, period=self.cfg.SOLVER.LOG_PERIOD)
+            if isinstance(h, hooks.PeriodicWriter)
+            else h
+            for h in built
+        ]
+
     @staticmethod
     def build_checkpointer(
         model: nn.Module, cfg: CfgNode, **checkpointables: Any
@@ -328,12 +393,43 @@ class TSJTrainer(DefaultTrainer):
         return optimizer_cls(groups, **kwargs)
 
     @classmethod
-    def build_train_loader(cls, cfg: CfgNode):
-        return build_detection_train_loader(cfg, mapper=PairDatasetMapper(cfg, True))
+    def build_train_loader(cls, cfg: CfgNode, start: int = 0):
+        """The paired-data train loader; with ``DATALOADER.SAMPLER_TRAIN: TrainingSampler`` its
+        stream starts at global position ``start`` (:class:`ResumableTrainingSampler`).
+
+        The loader's worker seeds come from its own generator (seeded with ``SEED``), not from
+        the global torch RNG, so that creating the loader's iterator at the first iteration
+        after a resume leaves the restored RNG state untouched."""
+        mapper = PairDatasetMapper(cfg, True)
+        seed = cfg.SEED if cfg.SEED >= 0 else int.from_bytes(os.urandom(4), "little")
+        if cfg.DATALOADER.SAMPLER_TRAIN != "TrainingSampler":
+            if start:
+                logger.warning(
+                    "resume: %s cannot start mid-stream; the data order restarts",
+                    cfg.DATALOADER.SAMPLER_TRAIN,
+                )
+            return build_detection_train_loader(cfg, mapper=mapper, seed=seed)
+        dataset = get_detection_dataset_dicts(
+            cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS
+        )
+        sampler = ResumableTrainingSampler(len(dataset), seed=cfg.SEED, start=start)
+        return build_detection_train_loader(
+            cfg, mapper=mapper, dataset=dataset, sampler=sampler, seed=seed
+        )
 
     @classmethod
     def build_test_loader(cls, cfg: CfgNode, dataset_name: str):
         return build_detection_test_loader(cfg, dataset_name, mapper=PairDatasetMapper(cfg, False))
+
+    @classmethod
+    def test(cls, cfg: CfgNode, model: nn.Module, evaluators=None):
+        """detectron2's evaluation, leaving the RNG states as it found them (so that evaluating
+        during training, or not, as a resumed run does not, leaves the training stream alone)."""
+        state = capture_rng_state()
+        try:
+            return super().test(cfg, model, evaluators)
+        finally:
+            restore_rng_state(state)
 
     @classmethod
     def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None):

@@ -13,7 +13,9 @@ from .synthetic import write_synthetic_msrs
 __all__ = ["READERS", "read_dataset"]
 
 
-def _read_synthetic(root: Path, split: str, name: str | None = None, **params: int) -> PairDataset:
+def _read_synthetic(
+    root: Path, split: str = "train", name: str | None = None, **params: int
+) -> PairDataset:
     """Write the synthetic set to `root` if it is not there yet (`write_synthetic_msrs`
     parameters in `params`), then read `split` of it."""
     write_synthetic_msrs(root, **params)
@@ -25,7 +27,7 @@ READERS: dict[str, tuple[Callable[..., PairDataset], bool]] = {
     "msrs": (read_msrs, True),
     "llvip": (read_llvip, True),
     "synthetic": (_read_synthetic, True),
-    "m3fd": (read_m3fd, False),
+    "m3fd": (read_m3fd, True),
     "roadscene": (read_roadscene, False),
     "tno": (read_tno, False),
 }
@@ -37,7 +39,8 @@ def read_dataset(
     """Index a dataset with one of :data:`READERS`.
 
     Args:
-        reader: "msrs", "llvip", "synthetic" (these take a split, default "train"), "m3fd",
+        reader: "msrs", "llvip", "synthetic" (these take a split, default "train"), "m3fd"
+            (split "train" or "test" of our deterministic split, default all pairs),
             "roadscene" or "tno" (these take none).
         root: the dataset folder.
         split: the split of readers that have splits; must be None for the others.
@@ -50,7 +53,9 @@ def read_dataset(
         raise ValueError(f"unknown reader {reader!r}; choose from {sorted(READERS)}")
     function, takes_split = READERS[reader]
     if takes_split:
-        return function(Path(root), split or "train", **reader_args)
+        if split is None:  # the reader's own default
+            return function(Path(root), **reader_args)
+        return function(Path(root), split, **reader_args)
     if split is not None:
         raise ValueError(f"reader {reader!r} has no splits, got split={split!r}")
     return function(Path(root), **reader_args)

@@ -43,6 +43,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "LLVIP_CLASSES",
     "M3FD_CLASSES",
+    "M3FD_TEST_EVERY",
     "MSRS_SEG_CLASSES",
     "read_llvip",
     "read_m3fd",
@@ -74,6 +75,9 @@ MSRS_SEG_CLASSES = (
 # M3FD's 6 classes in the id order of its VOC class map (People: 1 ... Truck: 6).
 M3FD_CLASSES = ("People", "Car", "Bus", "Motorcycle", "Lamp", "Truck")
 LLVIP_CLASSES = ("person",)
+# M3FD has no official split: of the IR images sorted by name, every M3FD_TEST_EVERY-th (the
+# 10th, 20th, ...: 00009, 00019, ... of the release's 00000-04199) is the test split.
+M3FD_TEST_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -169,14 +173,20 @@ def read_msrs(
 
 def read_m3fd(
     root: PathLike,
+    split: str | None = None,
     *,
-    name: str = "m3fd",
+    name: str | None = None,
     det_format: DetFormat = "auto",
     classes_file: PathLike | None = None,
     on_error: OnError = "raise",
     box_outside: BoxOutside = "raise",
 ) -> PairDataset:
-    """Index an M3FD folder (all pairs; M3FD has no official split).
+    """Index an M3FD folder: all pairs, or the "train" or "test" part of our split.
+
+    M3FD has no official split. Ours is deterministic: of the IR images sorted by name, every
+    `M3FD_TEST_EVERY`-th (positions 9, 19, 29, ...) is "test", the others "train" (420 and 3780
+    of the release's 4200 pairs); it depends only on the file names, not on which samples
+    `on_error="skip"` leaves out.
 
     Layout of the official `M3FD_Detection` release: `root/Ir/`, `root/Vis/`,
     `root/Annotation/<stem>.xml` (VOC). The lower-case `ir/`, `vi/` and `Annotations/` are
@@ -187,12 +197,15 @@ def read_m3fd(
 
     Args:
         root: dataset root.
-        name: dataset name.
+        split: None (all pairs), "train" or "test".
+        name: dataset name; default "m3fd" or "m3fd_<split>".
         det_format: "auto", "voc", "yolo" or "none" (fusion only).
         classes_file: detection class file overriding the search above.
         on_error: "raise" or "skip" for per-sample problems.
         box_outside: "raise" or "clip" for boxes leaving the image.
     """
+    if split is not None:
+        _check_choice("split", split, ("train", "test"))
     root = _existing_dir(root, "M3FD root")
     detection = _find_detection(
         det_format,
@@ -201,13 +214,20 @@ def read_m3fd(
         [root / "classes.json", root / "pascal_voc_classes.json", root / "classes.txt"],
         voc_default_classes=M3FD_CLASSES,
     )
+    ir_dir = _subdir(root, ("Ir", "ir"), "M3FD infrared")
+    stems = None
+    if split is not None:
+        ordered = sorted(_index_images(ir_dir, "infrared"))
+        test = set(ordered[M3FD_TEST_EVERY - 1 :: M3FD_TEST_EVERY])
+        stems = test if split == "test" else set(ordered) - test
     return _read_layout(
-        name,
-        _subdir(root, ("Ir", "ir"), "M3FD infrared"),
+        name or ("m3fd" if split is None else f"m3fd_{split}"),
+        ir_dir,
         _subdir(root, ("Vis", "vi"), "M3FD visible"),
         detection=detection,
         on_error=on_error,
         box_outside=box_outside,
+        stems=stems,
     )
 
 
@@ -300,7 +320,9 @@ def _read_layout(
     detection: _Detection | None = None,
     on_error: OnError = "raise",
     box_outside: BoxOutside = "raise",
+    stems: set[str] | None = None,
 ) -> PairDataset:
+    """Index the pairs of `ir_dir` and `vis_dir` (only the samples in `stems` when given)."""
     _check_choice("on_error", on_error, ("raise", "skip"))
     _check_choice("box_outside", box_outside, ("raise", "clip"))
     ir_index = _index_images(ir_dir, "infrared")
@@ -308,6 +330,8 @@ def _read_layout(
     seg_index = _index_images(seg_dir, "segmentation label") if seg_dir else None
     records = []
     for stem in sorted(ir_index.keys() | vis_index.keys()):
+        if stems is not None and stem not in stems:
+            continue
         try:
             ir_path = _partner(ir_index, stem, ir_dir, "infrared", vis_index)
             vis_path = _partner(vis_index, stem, vis_dir, "visible", ir_index)

@@ -21,8 +21,10 @@ from .inference import TSJInferencer
 from .joint_model import TSJJointModel
 from .metrics import TSJFusionMetric, TSJTaskMetric
 from .preprocessor import TSJFusionPreprocessor
+from .resume import TSJExactResumeHook
 
 __all__ += [
+    "TSJExactResumeHook",
     "TSJFusionBackbone",
     "TSJFusionLossHook",
     "TSJFusionMetric",

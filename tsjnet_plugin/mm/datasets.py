@@ -43,7 +43,7 @@ class TSJPairDataset(BaseDataset):
     pair with `LoadIRVisPair`.
 
     Args:
-        reader: one of `READERS`: "msrs", "llvip", "synthetic" (take a split), "m3fd",
+        reader: one of `READERS`: "msrs", "llvip", "synthetic", "m3fd" (take a split),
             "roadscene", "tno".
         split: the split of readers that have splits (default "train"); must be None for the
             others.

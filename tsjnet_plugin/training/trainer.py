@@ -3,16 +3,18 @@
 Everything a run writes goes to ``work_dir``:
 
 * ``last.pth``: our fusion checkpoint plus a ``"training"`` entry (optimizer, schedule,
-  iteration, RNG states), written atomically at every validation and at the end;
+  iteration, RNG states), written atomically at every validation and at the end; the one it
+  replaces is kept as ``previous.pth``, which :meth:`FusionTrainer.resume` falls back to when
+  ``last.pth`` is missing or unreadable;
 * ``best.pth``: our fusion checkpoint of the best validation score so far, with its metrics in
   ``meta``; loadable by ``tools/fuse.py`` and every adapter;
 * ``metrics.jsonl``: one JSON object per logged iteration (loss terms) and per validation;
 * ``loss_curves.png``, ``validation.png`` (score and metrics against the per-pixel max) and
   ``val_grid.png`` (IR | visible | per-pixel max | fused, of the latest validation).
 
-The batch of iteration ``i`` depends only on ``(seed, i)`` (:class:`CropStream`) and the torch
-RNG state is checkpointed, so a run resumed from ``last.pth`` continues exactly as the
-uninterrupted run on the same device.
+The batch of iteration ``i`` depends only on ``(seed, i)`` (:class:`CropStream`) and every RNG
+state is checkpointed, so a run resumed from ``last.pth`` (even after a SIGKILL) continues exactly
+as the uninterrupted run on the same device.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from ..fusion.checkpoint import atomic_torch_save, checkpoint_payload, read_chec
 from ..fusion.checkpoint import load_checkpoint as load_fusion_weights
 from ..visualize import plot_loss_curves
 from .pairs import CropStream, LoadedPair
+from .resume import newest_readable_checkpoint
+from .rng import capture_rng_state, restore_rng_state
 from .validation import FusionValidator
 
 __all__ = ["FusionTrainConfig", "FusionTrainer", "cosine_with_warmup"]
@@ -156,7 +160,8 @@ class FusionTrainer:
         return checkpoint_payload(self.model, {**run, **meta})
 
     def save_last(self) -> Path:
-        """Write ``last.pth``: weights and the full training state, atomically."""
+        """Write ``last.pth``: weights and the full training state, atomically; the file it
+        replaces becomes ``previous.pth``."""
         payload = self._payload({})
         payload["training"] = {
             "iteration": self.iteration,
@@ -165,14 +170,20 @@ class FusionTrainer:
             "scaler": self.scaler.state_dict(),
             "best_score": self.best_score,
             "elapsed_s": self.elapsed,
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            "rng": capture_rng_state(),
         }
-        return atomic_torch_save(payload, self.work_dir / "last.pth")
+        last = self.work_dir / "last.pth"
+        if last.is_file():
+            last.replace(self.work_dir / "previous.pth")
+        return atomic_torch_save(payload, last)
 
-    def resume(self, path: str | Path | None = None) -> None:
-        """Restore weights and training state from ``last.pth`` (or ``path``)."""
-        path = Path(path or self.work_dir / "last.pth")
+    def resume(self, path: str | Path | None = None) -> Path:
+        """Restore weights and training state from ``path``, else from ``last.pth`` or, when that
+        is missing or unreadable, ``previous.pth`` (logged); returns the file used."""
+        if path is None:
+            last = self.work_dir / "last.pth"
+            path = newest_readable_checkpoint(last, [self.work_dir / "previous.pth"]) or last
+        path = Path(path)
         payload = read_checkpoint(path)
         if "training" not in payload:
             raise ValueError(f"{path} holds no training state (was it written by save_last?)")
@@ -184,10 +195,12 @@ class FusionTrainer:
         self.iteration = int(state["iteration"])
         self.best_score = float(state["best_score"])
         self.elapsed = float(state["elapsed_s"])
-        torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if "rng" in state:
+            restore_rng_state(state["rng"])
+        else:  # written before every generator was saved
+            torch.set_rng_state(state["torch_rng"])
         self._truncate_log(self.iteration)
+        return path
 
     # ------------------------------------------------------------------ logging
     @property
