@@ -82,6 +82,18 @@ def test_evaluate_folders_matches_per_image_evaluation(dataset):
             assert result["mean"][name] == pytest.approx(np.mean(per_image))
 
 
+def test_evaluate_folders_leaves_non_finite_scores_out_of_the_mean(dataset):
+    root = dataset["root"]
+    save(root / "flat" / "a.png", np.full(SIZE, 128))  # constant: CC is NaN
+    save(root / "flat" / "b.png", dataset["arrays"]["b"]["max"])
+    result = run_folders(root, methods={"flat": root / "flat"}, metrics=("CC", "EN"))["flat"]
+    assert np.isnan(result["per_image"]["a"]["CC"])
+    assert result["mean"]["CC"] == pytest.approx(result["per_image"]["b"]["CC"])
+    assert result["mean"]["EN"] == pytest.approx(
+        np.mean([scores["EN"] for scores in result["per_image"].values()])
+    )
+
+
 def test_evaluate_folders_metrics_options_and_progress(dataset):
     seen = []
 

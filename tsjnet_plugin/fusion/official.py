@@ -168,7 +168,7 @@ class PatchEmbed(nn.Module):
         return self.proj(x)
 
 
-def conv_relu6(in_channels: int, out_channels: int) -> nn.Sequential:
+def _conv_relu6(in_channels: int, out_channels: int) -> nn.Sequential:
     """Conv3x3 (bias) followed by ReLU6."""
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU6(inplace=True))
 
@@ -198,9 +198,9 @@ class TSJNetEncoder(nn.Module):
         planes = cfg.trunk_planes
         self.patch_embed = PatchEmbed(1, 3)
         self.ResNest = ResNeStTrunk(3, planes, cfg.trunk_blocks)
-        self.conv1 = conv_relu6(4 * planes, 2 * planes)
-        self.conv2 = conv_relu6(2 * planes, planes)
-        self.conv3 = conv_relu6(planes, cfg.feat_dim)
+        self.conv1 = _conv_relu6(4 * planes, 2 * planes)
+        self.conv2 = _conv_relu6(2 * planes, planes)
+        self.conv3 = _conv_relu6(planes, cfg.feat_dim)
         self.baseFeature = BaseFeatureExtraction(cfg.feat_dim, **nat_kwargs(cfg))
         self.detailFeature = DetailFeatureExtraction(cfg.feat_dim)
 
@@ -269,7 +269,7 @@ def pad_to(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     return x
 
 
-def pad_border(x: torch.Tensor, border: int, mode: str) -> torch.Tensor:
+def _pad_border(x: torch.Tensor, border: int, mode: str) -> torch.Tensor:
     """Pad ``[B, C, h, w]`` by ``border`` pixels on every side (``mode``; replicate where a side is
     too short to reflect)."""
     if border == 0:
@@ -344,10 +344,10 @@ class TSJNet(nn.Module):
         height, width = ir.shape[-2:]
         padded = self.padded_size(height, width)
         vis_p = pad_to(
-            pad_border(vis_y, self.cfg.border, self.cfg.pad_mode), *padded, mode=self.cfg.pad_mode
+            _pad_border(vis_y, self.cfg.border, self.cfg.pad_mode), *padded, mode=self.cfg.pad_mode
         )
         ir_p = pad_to(
-            pad_border(ir, self.cfg.border, self.cfg.pad_mode), *padded, mode=self.cfg.pad_mode
+            _pad_border(ir, self.cfg.border, self.cfg.pad_mode), *padded, mode=self.cfg.pad_mode
         )
         base_vis, detail_vis, _ = self._run(self.encoder, vis_p)
         base_ir, detail_ir, _ = self._run(self.encoder, ir_p)

@@ -6,6 +6,8 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ._checks import as_image_triplet
 from .gradient import average_gradient, edge_preservation, spatial_frequency
 from .information import entropy, mutual_information
@@ -25,6 +27,7 @@ __all__ = [
     "METRIC_OPTIONS",
     "check_metric_request",
     "evaluate_fusion",
+    "mean_scores",
 ]
 
 METRIC_NAMES = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "PSNR", "CC", "MSE")
@@ -116,3 +119,13 @@ def evaluate_fusion(
         args = (fused, ir, vis) if takes_sources else (fused,)
         results[name] = function(*args, **kwargs)
     return results
+
+
+def mean_scores(per_image: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Metric-wise mean over images, leaving out non-finite values (NaN when none is left)."""
+    names = list(per_image[0]) if per_image else []
+    means = {}
+    for name in names:
+        values = [row[name] for row in per_image if np.isfinite(row[name])]
+        means[name] = float(np.mean(values)) if values else float("nan")
+    return means

@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..bt601 import BT601_LUMA
 from ..data.readers import IMAGE_EXTENSIONS
-from .evaluate import METRIC_NAMES, check_metric_request, evaluate_fusion
+from .evaluate import METRIC_NAMES, check_metric_request, evaluate_fusion, mean_scores
 
 __all__ = [
     "evaluate_folders",
@@ -156,7 +156,8 @@ def evaluate_folders(
 
     Returns:
         ``{method: {"per_image": {stem: {metric: value}}, "mean": {metric: value}}}`` over the
-        stems present in all folders, sorted; the mean is the plain mean over those images.
+        stems present in all folders, sorted; the mean is `mean_scores` over those images
+        (non-finite values left out, as in the framework evaluators).
 
     Raises:
         ValueError: no method, a folder missing or empty, no common stem, an unreadable image,
@@ -188,10 +189,7 @@ def evaluate_folders(
     return {
         method: {
             "per_image": images,
-            "mean": {
-                name: float(np.mean([scores[name] for scores in images.values()]))
-                for name in metrics
-            },
+            "mean": mean_scores(list(images.values())),
         }
         for method, images in per_image.items()
     }

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import METRIC_NAMES, evaluate_fusion
+from .evaluate import METRIC_NAMES, evaluate_fusion, mean_scores
 from .folders import rgb_luma
 
 __all__ = ["gray_levels", "mean_scores", "score_pair"]
@@ -68,13 +68,3 @@ def score_pair(
     return evaluate_fusion(
         gray_levels(fused), gray_levels(ir), gray_levels(vis), metrics, **options
     )
-
-
-def mean_scores(per_image: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """Metric-wise mean over images, leaving out non-finite values (NaN when none is left)."""
-    names = list(per_image[0]) if per_image else []
-    means = {}
-    for name in names:
-        values = [row[name] for row in per_image if np.isfinite(row[name])]
-        means[name] = float(np.mean(values)) if values else float("nan")
-    return means
