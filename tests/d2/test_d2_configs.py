@@ -33,7 +33,7 @@ def test_every_config_builds_its_model(name):
     model = build_model(cfg)
     tsj = cfg.MODEL.TSJNET
     assert type(model).__name__ == "TSJNetJointModel"
-    assert model.fusion.cfg == ARCHS[tsj.ARCH]
+    assert model.fusion.net.cfg == ARCHS[tsj.ARCH]
     assert type(model.detector).__name__ == tsj.DETECTOR.META_ARCHITECTURE
     if tsj.DETECTOR.META_ARCHITECTURE == "GeneralizedRCNN":
         predictors = model.detector.roi_heads.box_predictor
