@@ -10,8 +10,9 @@ task networks see and, for the fused ones, the task losses that trained the fusi
 * ``visible-only`` / ``infrared-only``: no fusion, the task networks see one modality.
 
 The training itself lives in the detectron2 adapter (:mod:`tsjnet_plugin.d2.ablation`); this
-module holds the variant table, the aggregation of per-run results (mean and sample standard
-deviation over seeds) and the Markdown table, plot and generated section of ``docs/results.md``.
+module holds the variant table, the settings (:data:`FULL`, :data:`QUICK`), the aggregation of
+per-run results (mean and sample standard deviation over seeds) and the report: Markdown table,
+plot, grids and the generated section of ``docs/results.md``.
 
 A *run result* is a flat dict: ``variant``, ``init`` ("pretrained", "random" or "none"),
 ``seed`` and the metric values (``AP50``, ``AP`` in percent, ``mIoU`` in percent, and the fusion
@@ -20,25 +21,37 @@ metrics of :data:`FUSION_METRICS`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
 import re
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "FULL",
     "FUSION_METRICS",
     "INITS",
+    "QUICK",
     "TASK_METRICS",
     "VARIANTS",
+    "AblationSettings",
     "Variant",
     "aggregate",
     "findings",
     "format_table",
+    "grid_name",
+    "load_results",
     "plot_summary",
     "replace_section",
+    "run_id",
+    "write_report",
 ]
 
 # Task metrics of the fresh detector and segmentor (COCO AP in percent, mIoU in percent).
@@ -86,6 +99,73 @@ VARIANTS: dict[str, Variant] = {
         Variant("infrared-only", "infrared"),
     )
 }
+
+
+@dataclass(frozen=True)
+class AblationSettings:
+    """Sizes and budgets of one ablation (the fields before ``seeds`` define a run's result).
+
+    Attributes:
+        height, width: synthetic image size.
+        num_train, num_test: synthetic pairs per split (data seed 0, day/night scenes).
+        fusion_iters: iterations of the fusion stage.
+        heads_iters: iterations of the task stage.
+        batch_size: pairs per iteration in both stages.
+        lr: AdamW base learning rate (fusion x0.1 from pretrained weights, x1 from random
+            init; segmentor x5 as in the demo config).
+        seeds: seeds of the repeated runs.
+        inits: fusion initialisations, "pretrained" and/or "random".
+        variants: names from :data:`tsjnet_plugin.ablation.VARIANTS`.
+    """
+
+    height: int = 64
+    width: int = 80
+    num_train: int = 32
+    num_test: int = 12
+    fusion_iters: int = 16
+    heads_iters: int = 40
+    batch_size: int = 2
+    lr: float = 1e-3
+    seeds: tuple[int, ...] = (0, 1, 2)
+    inits: tuple[str, ...] = ("pretrained", "random")
+    variants: tuple[str, ...] = tuple(VARIANTS)
+
+    def run_settings(self) -> dict[str, Any]:
+        """The fields that determine one run's result."""
+        fields = dataclasses.asdict(self)
+        return {k: fields[k] for k in list(fields)[: list(fields).index("seeds")]}
+
+    def runs(self) -> list[tuple[str, str, int]]:
+        """(variant, init, seed) of every run, seed by seed (so a partial ablation covers every
+        variant); init is "none" for the no-fusion baselines."""
+        runs = []
+        for seed in self.seeds:
+            for name in self.variants:
+                inits = self.inits if VARIANTS[name].fused else ("none",)
+                runs += [(name, init, seed) for init in inits]
+        return runs
+
+
+FULL = AblationSettings()
+QUICK = AblationSettings(
+    num_train=6,
+    num_test=3,
+    fusion_iters=2,
+    heads_iters=3,
+    seeds=(0,),
+    inits=("pretrained",),
+    variants=("fusion-only", "+both-alternate", "visible-only"),
+)
+
+
+def run_id(variant: str, init: str, seed: int) -> str:
+    """File-safe name of one run, e.g. ``both-alternate_pretrained_s0``."""
+    return f"{variant.lstrip('+')}_{init}_s{seed}"
+
+
+def grid_name(variant: str, init: str) -> str:
+    """File name of the sample grid of a (variant, init), e.g. ``det_random.jpg``."""
+    return f"{variant.lstrip('+')}_{init}.jpg"
 
 
 def _metric_names(results: Sequence[Mapping]) -> list[str]:
@@ -211,3 +291,79 @@ def replace_section(text: str, name: str, body: str) -> str:
     if pattern.search(text):
         return pattern.sub(lambda _: block, text)
     return text.rstrip() + ("\n\n" if text.strip() else "") + block + "\n"
+
+
+def load_results(out_dir: Path, settings: AblationSettings) -> list[dict]:
+    """The finished runs of ``settings`` in ``out_dir/results`` (files written with other
+    settings are left out)."""
+    results = []
+    for run in settings.runs():
+        path = out_dir / "results" / f"{run_id(*run)}.json"
+        if path.is_file():
+            stored = json.loads(path.read_text())
+            if stored.get("settings") == settings.run_settings():
+                results.append(stored)
+    return results
+
+
+def write_report(
+    out_dir: Path, settings: AblationSettings, results_md: Path, images: Path, section: str
+) -> str:
+    """Aggregate the finished runs of ``settings`` (``out_dir/results``, grids in
+    ``out_dir/grids``) into the generated section ``section`` of ``results_md``: table, plot
+    (``images/section/summary.jpg``), grids (copied beside it) and findings. Returns the table.
+
+    Raises:
+        FileNotFoundError: no finished run of these settings.
+    """
+    results = load_results(out_dir, settings)
+    if not results:
+        raise FileNotFoundError(
+            f"{out_dir / 'results'}: no finished runs of these settings to report"
+        )
+    seconds = sum(r["seconds"] for r in results)
+    rows = aggregate(results)
+    table = format_table(rows)
+    folder = images / section
+    folder.mkdir(parents=True, exist_ok=True)
+    plot = plot_summary(rows, folder / "summary.jpg")
+    link = os.path.relpath(folder, results_md.parent)
+    grids = []
+    for row in rows:
+        name = grid_name(row["variant"], row["init"])
+        if (out_dir / "grids" / name).is_file():
+            shutil.copy(out_dir / "grids" / name, folder / name)
+            grids.append(f"- {row['variant']} ({row['init']}): [{name}]({link}/{name})")
+    s = settings
+    body = "\n".join(
+        [
+            f"Generated by `python tools/ablation.py{' --quick' if section == 'quick' else ''}`"
+            f" from {len(results)} of {len(settings.runs())} runs "
+            f"({seconds / 60:.0f} min of run time in all).",
+            "",
+            f"Data: synthetic day/night scenes {s.height}x{s.width}, {s.num_train} train / "
+            f"{s.num_test} test pairs. Fusion stage {s.fusion_iters} iterations, task stage "
+            f"{s.heads_iters} iterations, batch {s.batch_size}, AdamW lr {s.lr:g}; seeds "
+            f"{list(s.seeds)}. Mean ± sample standard deviation over seeds; mAP and mIoU in "
+            "percent on the test split.",
+            "",
+            table,
+            "",
+            f"![ablation summary]({link}/{plot.name})",
+            "",
+            "Sample grids (first seed; infrared | visible | task input | detections | "
+            "segmentation, two test pairs):",
+            "",
+            *grids,
+            "",
+            "Generated comparisons:",
+            "",
+            *(f"- {line}" for line in findings(rows)),
+        ]
+    )
+    text = results_md.read_text() if results_md.is_file() else "# Results\n"
+    results_md.parent.mkdir(parents=True, exist_ok=True)
+    tmp = results_md.with_suffix(".md.tmp")
+    tmp.write_text(replace_section(text, section, body))
+    tmp.replace(results_md)
+    return table

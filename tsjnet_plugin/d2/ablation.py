@@ -21,14 +21,12 @@ whose file records the same settings, so an interrupted ablation resumes by runn
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +35,14 @@ from detectron2.evaluation import DatasetEvaluators
 from detectron2.utils.env import seed_all_rng
 from torch import nn
 
-from tsjnet_plugin.ablation import FUSION_METRICS, VARIANTS, Variant
+from tsjnet_plugin.ablation import (
+    FUSION_METRICS,
+    VARIANTS,
+    AblationSettings,
+    Variant,
+    grid_name,
+    run_id,
+)
 from tsjnet_plugin.data import (
     SYNTHETIC_STUFF_CLASSES,
     SYNTHETIC_THING_CLASSES,
@@ -58,82 +63,12 @@ from .evaluation import FusionQualityEvaluator
 from .predictor import TSJPredictor
 from .trainer import TSJTrainer, unwrap
 
-__all__ = [
-    "FULL",
-    "QUICK",
-    "AblationSettings",
-    "InputPassthrough",
-    "prepare_data",
-    "run_id",
-    "run_one",
-]
+__all__ = ["InputPassthrough", "prepare_data", "run_one"]
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 BASE_CONFIG = ROOT / "configs" / "tsj_faster_rcnn_demo_cpu.yaml"
 RATIO = (2, 1)  # "ratio" schedule: two detection steps per segmentation step
-
-
-@dataclass(frozen=True)
-class AblationSettings:
-    """Sizes and budgets of one ablation (the fields before ``seeds`` define a run's result).
-
-    Attributes:
-        height, width: synthetic image size.
-        num_train, num_test: synthetic pairs per split (data seed 0, day/night scenes).
-        fusion_iters: iterations of the fusion stage.
-        heads_iters: iterations of the task stage.
-        batch_size: pairs per iteration in both stages.
-        lr: AdamW base learning rate (fusion x0.1 from pretrained weights, x1 from random
-            init; segmentor x5 as in the demo config).
-        seeds: seeds of the repeated runs.
-        inits: fusion initialisations, "pretrained" and/or "random".
-        variants: names from :data:`tsjnet_plugin.ablation.VARIANTS`.
-    """
-
-    height: int = 64
-    width: int = 80
-    num_train: int = 32
-    num_test: int = 12
-    fusion_iters: int = 16
-    heads_iters: int = 40
-    batch_size: int = 2
-    lr: float = 1e-3
-    seeds: tuple[int, ...] = (0, 1, 2)
-    inits: tuple[str, ...] = ("pretrained", "random")
-    variants: tuple[str, ...] = tuple(VARIANTS)
-
-    def run_settings(self) -> dict[str, Any]:
-        """The fields that determine one run's result."""
-        fields = dataclasses.asdict(self)
-        return {k: fields[k] for k in list(fields)[: list(fields).index("seeds")]}
-
-    def runs(self) -> list[tuple[str, str, int]]:
-        """(variant, init, seed) of every run, seed by seed (so a partial ablation covers every
-        variant); init is "none" for the no-fusion baselines."""
-        runs = []
-        for seed in self.seeds:
-            for name in self.variants:
-                inits = self.inits if VARIANTS[name].fused else ("none",)
-                runs += [(name, init, seed) for init in inits]
-        return runs
-
-
-FULL = AblationSettings()
-QUICK = AblationSettings(
-    num_train=6,
-    num_test=3,
-    fusion_iters=2,
-    heads_iters=3,
-    seeds=(0,),
-    inits=("pretrained",),
-    variants=("fusion-only", "+both-alternate", "visible-only"),
-)
-
-
-def run_id(variant: str, init: str, seed: int) -> str:
-    """File-safe name of one run, e.g. ``both-alternate_pretrained_s0``."""
-    return f"{variant.lstrip('+')}_{init}_s{seed}"
 
 
 class InputPassthrough(nn.Module):
@@ -395,13 +330,18 @@ def run_one(
     fusion = None
     if variant.fused:
         fusion = _fusion_stage(
-            variant, init, seed, settings, _register("ablation_data", data_root), work / "fusion"
+            variant,
+            init,
+            seed,
+            settings,
+            _register(f"ablation_{data_root.name}", data_root),
+            work / "fusion",
         )
     fusion_scores = _task_inputs(variant.source, fusion, data_root, work / "inputs")
     results, cfg, model = _task_stage(settings, seed, work / "inputs", work / "tasks", name)
     if seed == settings.seeds[0]:
         grid = _grid(cfg, model, data_root, work / "inputs", f"input: {variant_name}")
-        grid_path = out_dir / "grids" / f"{variant_name.lstrip('+')}_{init}.jpg"
+        grid_path = out_dir / "grids" / grid_name(variant_name, init)
         grid_path.parent.mkdir(parents=True, exist_ok=True)
         grid.save(grid_path, quality=80)
     result = {
