@@ -92,7 +92,7 @@ def run_all(out_dir: Path, settings, jobs: int, threads: int) -> None:
             _run_in_worker(out_dir, settings, run, threads)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, max_tasks_per_child=1) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {pool.submit(_run_in_worker, out_dir, settings, r, threads): r for r in runs}
         failed = []
         for done, future in enumerate(as_completed(futures), 1):
