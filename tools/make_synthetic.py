@@ -26,6 +26,7 @@ from tsjnet_plugin.data import (
     read_visible,
     write_synthetic_msrs,
 )
+from tsjnet_plugin.data.synthetic import LIGHTINGS
 from tsjnet_plugin.tool_errors import user_errors
 
 # RGB per segmentation value (0 = background, not drawn); cycles past the end.
@@ -44,6 +45,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--height", type=int, default=128, help="image height H")
     parser.add_argument("--width", type=int, default=160, help="image width W")
     parser.add_argument("--seed", type=int, default=0, help="numpy default_rng seed")
+    parser.add_argument(
+        "--lighting",
+        choices=LIGHTINGS,
+        default="day_night",
+        help="day_night: half the scenes in daylight (docs/data.md); night: all at night",
+    )
     parser.add_argument("--preview-rows", type=int, default=4, help="samples in preview.png")
     return parser.parse_args(argv)
 
@@ -86,7 +93,7 @@ def _preview_row(dataset: PairDataset, record: PairRecord) -> Image.Image:
 def main(argv: Sequence[str] | None = None) -> Path:
     args = parse_args(argv)
     root = write_synthetic_msrs(
-        args.out, args.num_train, args.num_test, args.height, args.width, args.seed
+        args.out, args.num_train, args.num_test, args.height, args.width, args.seed, args.lighting
     )
     dataset = read_msrs(root, "train")
     preview_path = root / "preview.png"

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tsjnet_plugin.data import (
     SYNTHETIC_STUFF_CLASSES,
@@ -122,7 +123,8 @@ def test_max_fusion_has_more_information_than_either_source():
 def test_each_modality_misses_what_the_other_shows():
     warm, cold, detail = [], [], []
     for seed in SEEDS:
-        scene = generate_scene(seed)
+        scene = generate_scene(seed, lighting="night")
+        assert not scene.daylight
         luma = _luma(scene.vis)
         for index, label in enumerate(scene.labels.tolist()):
             pair = (_target_contrast(scene.ir, scene, index), _target_contrast(luma, scene, index))
@@ -134,6 +136,41 @@ def test_each_modality_misses_what_the_other_shows():
     assert warm_ir > 0.3 and warm_vis < 0.2 * warm_ir  # visible-only misses warm targets
     assert cold_ir < 0.02 and cold_vis > 5 * cold_ir  # IR-only misses cold objects
     assert detail_vis > 2 * detail_ir  # IR-only misses background texture
+
+
+def test_day_night_scenes_hide_each_object_from_one_modality():
+    """Night: people and cars only in IR, bikes only in visible. Day: every object in visible;
+    in IR cars and bikes at ground temperature, people warm."""
+    contrast: dict[tuple[bool, str], list[tuple[float, float]]] = {}
+    for seed in range(12):
+        scene = generate_scene(seed)
+        luma = _luma(scene.vis)
+        for index, label in enumerate(scene.labels.tolist()):
+            pair = (_target_contrast(scene.ir, scene, index), _target_contrast(luma, scene, index))
+            contrast.setdefault((scene.daylight, SYNTHETIC_THING_CLASSES[label]), []).append(pair)
+    assert {day for day, _ in contrast} == {False, True}
+    mean = {key: np.mean(values, axis=0) for key, values in contrast.items()}
+    for name in ("person", "car"):
+        ir, vis = mean[(False, name)]
+        assert ir > 0.3 and vis < 0.03  # night: visible-only misses warm targets
+    ir, vis = mean[(False, "bike")]
+    assert ir < 0.01 and vis > 0.2  # night: IR-only misses bikes
+    for name in ("car", "bike"):
+        ir, vis = mean[(True, name)]
+        assert ir < 0.01 and vis > 0.3  # day: IR-only misses cars and bikes (crossover)
+    ir, vis = mean[(True, "person")]
+    assert 0.1 < ir < mean[(False, "person")][0] and vis > 0.3
+
+
+def test_lighting_is_checked_and_recorded(tmp_path):
+    with pytest.raises(ValueError, match=r"lighting must be one of"):
+        generate_scene(0, lighting="dusk")
+    root = write_synthetic_msrs(tmp_path / "night", 1, 1, 32, 40, lighting="night")
+    assert json.loads((root / "synthetic.json").read_text())["lighting"] == "night"
+    night = np.asarray(Image.open(root / "train" / "vi" / "00000.png"))
+    np.testing.assert_array_equal(night, generate_scene(0, 32, 40, lighting="night").vis)
+    write_synthetic_msrs(root, 1, 1, 32, 40)  # another lighting rewrites the folder
+    assert json.loads((root / "synthetic.json").read_text())["lighting"] == "day_night"
 
 
 def test_write_and_read_msrs_round_trip(tmp_path):

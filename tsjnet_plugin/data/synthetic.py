@@ -12,6 +12,17 @@ everything:
 So a fused image that keeps the IR targets and the visible texture beats either source alone.
 Every scene holds at least one warm and one cold object; objects do not overlap.
 
+`lighting="day_night"` (the default) makes modality matter more, as in MSRS/M3FD: each scene is
+drawn at night or in daylight with equal chance.
+    - night: the visible image is dimmer and the warm objects are not drawn in it at all (they
+      keep the background's texture): people and cars are seen only in IR; bikes only in
+      visible;
+    - day: a bright visible image in which every object is drawn (warm objects dark, coloured
+      and textured); in IR the cars and bikes sit at ground temperature (thermal crossover),
+      only people stay warm, with less contrast than at night.
+`lighting="night"` draws every scene as the night street above with the warm objects as faint
+flat patches in visible (the generator of format version 1, byte for byte).
+
 Shape shorthand: H, W image size; N number of objects.
 """
 
@@ -34,6 +45,7 @@ from .labels import write_voc_xml
 from .records import DatasetError
 
 __all__ = [
+    "LIGHTINGS",
     "SYNTHETIC_STUFF_CLASSES",
     "SYNTHETIC_THING_CLASSES",
     "SyntheticScene",
@@ -47,6 +59,7 @@ SYNTHETIC_STUFF_CLASSES = ("background", "person", "car", "bike")
 _WARM = ("person", "car")
 _COLD = ("bike",)
 _PLACEMENT_TRIES = 50
+LIGHTINGS = ("day_night", "night")
 _CONFIG_FILE = "synthetic.json"
 _FORMAT_VERSION = 1
 _BT601 = np.array(BT601_LUMA)
@@ -65,6 +78,7 @@ class SyntheticScene:
         boxes: [N, 4] float32 absolute pixel xyxy, the tight box of each object's mask
             (pixel i covers [i, i + 1)).
         labels: [N] int64 indices into `SYNTHETIC_THING_CLASSES`.
+        daylight: True for a daylight scene (only with `lighting="day_night"`).
     """
 
     ir: np.ndarray
@@ -72,6 +86,7 @@ class SyntheticScene:
     seg: np.ndarray
     boxes: np.ndarray
     labels: np.ndarray
+    daylight: bool = False
 
 
 def generate_scene(
@@ -80,6 +95,7 @@ def generate_scene(
     width: int = 160,
     *,
     num_objects: int = 4,
+    lighting: str = "day_night",
 ) -> SyntheticScene:
     """Draw one scene.
 
@@ -90,8 +106,11 @@ def generate_scene(
         width: W, at least 32.
         num_objects: objects to place, at least 2 (one warm, one cold first); an object that
             finds no free spot after a few tries is left out.
+        lighting: "day_night" (each scene at night or in daylight, see the module docstring)
+            or "night" (every scene at night, warm objects faintly visible in visible).
     """
     _check_size(height, width)
+    _check_lighting(lighting)
     if num_objects < 2:
         raise ValueError(f"num_objects must be >= 2 (one warm, one cold), got {num_objects}")
     if isinstance(rng_or_seed, np.random.Generator):
@@ -99,9 +118,13 @@ def generate_scene(
     else:
         rng = np.random.default_rng(rng_or_seed)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
+    hard = lighting == "day_night"
+    daylight = hard and bool(rng.random() < 0.5)
 
     ir = _ir_background(rng, ys, height, width)
     lum, tint = _visible_background(rng, xs, ys, height, width)
+    if hard:
+        lum = lum + 0.25 if daylight else 0.55 * lum
     vis = lum[..., None] * tint
     _add_patches(rng, vis, xs, ys)
     background_lum = float(lum.mean())
@@ -119,8 +142,15 @@ def generate_scene(
         rows, cols = np.nonzero(mask)
         boxes.append([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
         labels.append(label)
-        if name in _WARM:
-            _paint_warm(rng, name, mask, ir, vis, ys, background_lum)
+        if not hard:
+            if name in _WARM:
+                _paint_warm(rng, name, mask, ir, vis, ys, background_lum)
+            else:
+                _paint_cold(rng, mask, vis, xs, ys)
+        elif daylight:
+            _paint_daylight(rng, name, mask, ir, vis, xs, ys)
+        elif name in _WARM:  # heat in IR only: the visible painting goes to a discarded copy
+            _paint_warm(rng, name, mask, ir, vis.copy(), ys, background_lum)
         else:
             _paint_cold(rng, mask, vis, xs, ys)
 
@@ -132,6 +162,7 @@ def generate_scene(
         seg=seg,
         boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
         labels=np.asarray(labels, np.int64),
+        daylight=daylight,
     )
 
 
@@ -142,13 +173,14 @@ def write_synthetic_msrs(
     height: int = 128,
     width: int = 160,
     seed: int = 0,
+    lighting: str = "day_night",
 ) -> Path:
     """Write synthetic scenes in the MSRS layout that `read_msrs` reads.
 
     Writes `root/{train,test}/{ir,vi,Segmentation_labels}/<id>.png` (IR 8-bit grey, visible
     RGB, labels 8-bit index), `root/{train,test}/Annotations/<id>.xml` (VOC),
     `root/classes.json` ({name: id}, ids from 1), `root/seg_classes.txt` and
-    `root/synthetic.json` (the parameters). Sample ids are `00000`, `00001`, ... per split. The
+    `root/synthetic.json` (the parameters, `lighting` included: see `generate_scene`). Sample ids are `00000`, `00001`, ... per split. The
     scenes are successive `generate_scene` draws from one `numpy.random.default_rng(seed)`:
     the training scenes first, then the test scenes.
 
@@ -164,6 +196,7 @@ def write_synthetic_msrs(
         `root` as a Path.
     """
     _check_size(height, width)
+    _check_lighting(lighting)
     if num_train < 0 or num_test < 0:
         raise ValueError(f"sample counts must be >= 0, got {num_train=}, {num_test=}")
     root = Path(root)
@@ -174,6 +207,7 @@ def write_synthetic_msrs(
         "height": height,
         "width": width,
         "seed": seed,
+        "lighting": lighting,
     }
     stored = _stored_config(root)
     if stored == config:
@@ -204,7 +238,7 @@ def write_synthetic_msrs(
     return root
 
 
-def _write_dataset(root: Path, config: dict[str, int]) -> None:
+def _write_dataset(root: Path, config: dict[str, int | str]) -> None:
     rng = np.random.default_rng(config["seed"])
     for split in ("train", "test"):
         folders = {
@@ -213,7 +247,9 @@ def _write_dataset(root: Path, config: dict[str, int]) -> None:
         for folder in folders.values():
             folder.mkdir(parents=True)
         for index in range(config[f"num_{split}"]):
-            scene = generate_scene(rng, config["height"], config["width"])
+            scene = generate_scene(
+                rng, config["height"], config["width"], lighting=config["lighting"]
+            )
             stem = f"{index:05d}"
             ir8 = np.round(scene.ir * 255).astype(np.uint8)
             Image.fromarray(ir8).save(folders["ir"] / f"{stem}.png")
@@ -239,6 +275,11 @@ def _check_size(height: int, width: int) -> None:
         raise ValueError(f"scene size must be at least 32x32, got {height=}, {width=}")
 
 
+def _check_lighting(lighting: str) -> None:
+    if lighting not in LIGHTINGS:
+        raise ValueError(f"lighting must be one of {LIGHTINGS}, got {lighting!r}")
+
+
 _OWN_TOP_FILES = frozenset({_CONFIG_FILE, "classes.json", "seg_classes.txt", "preview.png"})
 _OWN_SAMPLE = re.compile(
     r"(train|test)/((ir|vi|Segmentation_labels)/\d{5}\.png|Annotations/\d{5}\.xml)"
@@ -261,7 +302,7 @@ def _foreign_files(root: Path) -> list[Path]:
     return foreign
 
 
-def _stored_config(root: Path) -> dict[str, int] | None:
+def _stored_config(root: Path) -> dict[str, int | str] | None:
     try:
         return json.loads((root / _CONFIG_FILE).read_text())
     except (OSError, json.JSONDecodeError):
@@ -439,3 +480,20 @@ def _paint_cold(
     """Bright, coloured and dashed in visible; left at background temperature in IR."""
     dashes = 0.8 + 0.2 * np.sin((xs + ys) * rng.uniform(1.2, 2.0))
     vis[mask] = (_bright_colour(rng) * dashes[..., None])[mask]
+
+
+def _paint_daylight(
+    rng: np.random.Generator,
+    name: str,
+    mask: Mask,
+    ir: np.ndarray,
+    vis: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+) -> None:
+    """Daylight: dark, coloured and textured in visible; in IR only people are warmer than the
+    ground (by 0.15-0.25), cars and bikes are at ground temperature."""
+    stripes = 0.85 + 0.15 * np.sin((xs - ys) * rng.uniform(0.8, 1.6))
+    vis[mask] = (0.35 * _bright_colour(rng) * stripes[..., None])[mask]
+    if name == "person":
+        ir[mask] += rng.uniform(0.15, 0.25)
