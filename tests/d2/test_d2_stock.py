@@ -256,10 +256,27 @@ def test_add_tsjnet_config_changes_no_stock_default():
     stock, ours = get_cfg(), add_tsjnet_config(get_cfg())
     stock.merge_from_file(model_zoo.get_config_file(STOCK_YAML))
     ours.merge_from_file(model_zoo.get_config_file(STOCK_YAML))
-    for key in ("MODEL", "SOLVER", "INPUT", "DATASETS"):
-        added = {"MODEL": {"TSJNET"}, "SOLVER": {"OPTIMIZER", "LR_FACTORS"}}.get(key, set())
-        assert {k: v for k, v in ours[key].items() if k not in added} == stock[key], key
-    assert ours.SOLVER.OPTIMIZER == "SGD"
+    def leaves(node, prefix=""):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from leaves(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    stock_leaves, our_leaves = dict(leaves(stock)), dict(leaves(ours))
+    assert {k: our_leaves[k] for k in stock_leaves} == stock_leaves  # every stock default kept
+    added = {k for k in our_leaves if k not in stock_leaves}
+    assert {k.split(".")[0] + "." + k.split(".")[1] for k in added} == {
+        "MODEL.TSJNET",
+        "SCHEDULE.MODE",
+        "SCHEDULE.RATIO",
+        "SCHEDULE.MAX_NAN_STEPS",
+        "SOLVER.OPTIMIZER",
+        "SOLVER.LR_FACTORS",
+        "SOLVER.AMP",
+        "SOLVER.LOG_PERIOD",
+    }
+    assert ours.SOLVER.OPTIMIZER == "SGD" and ours.SOLVER.AMP.DTYPE == "float16"
 
 
 def shrink_lazy(cfg, dataset_names: tuple[str, str]):

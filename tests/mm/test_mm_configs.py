@@ -79,7 +79,7 @@ def test_every_runnable_mm_config_trains_and_evaluates(name, data_root, tmp_path
         assert any(key.endswith("mIoU") for key in metrics), metrics
     if name.startswith("joint_"):
         # TSJScheduleHook ran: alternate mode stepped detection at 0 and segmentation at 1.
-        assert {"train/det.loss_rpn_cls", "train/seg.decode.loss_ce"} <= losses, losses
+        assert {"train/loss_det_rpn_cls", "train/loss_seg_decode_ce"} <= losses, losses
         assert "TSJScheduleHook" in {type(h).__name__ for h in runner.hooks}
 
 

@@ -333,6 +333,7 @@ class TSJTrainer(DefaultTrainer):
         """detectron2's writers (console, ``metrics.json``, TensorBoard) with medians over
         ``SOLVER.LOG_PERIOD`` iterations (1: every iteration's own values)."""
         period = self.cfg.SOLVER.LOG_PERIOD
+        os.makedirs(self.cfg.OUTPUT_DIR, exist_ok=True)
         self.writers = [
             CommonMetricPrinter(self.max_iter, window_size=period),
             JSONWriter(f"{self.cfg.OUTPUT_DIR}/metrics.json", window_size=period),
