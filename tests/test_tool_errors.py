@@ -260,9 +260,19 @@ CASES: dict[str, Case] = {
 }
 
 
+_OUR_DATASETS = ("tsj_", "msrs_", "m3fd", "llvip_")
+
+
 def _run_tool(tool: str, argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
-    """Run tools/<tool>.py as __main__ here; datasets it registers in detectron2 are removed."""
+    """Run tools/<tool>.py as __main__ here. Our builtin datasets that earlier tests registered
+    (with their own roots) are set aside meanwhile; what the tool registers is removed after."""
     catalog = sys.modules.get("detectron2.data")
+    set_aside = {}
+    for name in catalog.DatasetCatalog.list() if catalog else ():
+        if name.startswith(_OUR_DATASETS):
+            set_aside[name] = (catalog.DatasetCatalog[name], catalog.MetadataCatalog.get(name))
+            catalog.DatasetCatalog.remove(name)
+            catalog.MetadataCatalog.remove(name)
     registered = set(catalog.DatasetCatalog.list()) if catalog else set()
     monkeypatch.setattr(sys, "argv", [f"tools/{tool}.py", *argv])
     try:
@@ -273,6 +283,9 @@ def _run_tool(tool: str, argv: list[str], capsys, monkeypatch) -> tuple[int, str
         for name in set(catalog.DatasetCatalog.list()) - registered if catalog else ():
             catalog.DatasetCatalog.remove(name)
             catalog.MetadataCatalog.remove(name)
+        for name, (loader, metadata) in set_aside.items():
+            catalog.DatasetCatalog.register(name, loader)
+            catalog.MetadataCatalog.get(name).set(**metadata.as_dict())
     code = exit_info.value.code
     return (code if isinstance(code, int) else 1), capsys.readouterr().err
 

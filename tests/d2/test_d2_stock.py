@@ -256,6 +256,7 @@ def test_add_tsjnet_config_changes_no_stock_default():
     stock, ours = get_cfg(), add_tsjnet_config(get_cfg())
     stock.merge_from_file(model_zoo.get_config_file(STOCK_YAML))
     ours.merge_from_file(model_zoo.get_config_file(STOCK_YAML))
+
     def leaves(node, prefix=""):
         for key, value in node.items():
             if isinstance(value, dict):

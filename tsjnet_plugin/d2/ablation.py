@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from detectron2.config import CfgNode, get_cfg
 from detectron2.evaluation import DatasetEvaluators
@@ -54,7 +53,7 @@ from tsjnet_plugin.data import (
 from tsjnet_plugin.fusion import FusionOutput, ir_to_tensor, recolor, rgb_to_y, visible_to_tensor
 from tsjnet_plugin.fusion.checkpoint import atomic_torch_save
 from tsjnet_plugin.inference import write_png_atomic
-from tsjnet_plugin.metrics import evaluate_fusion
+from tsjnet_plugin.metrics import evaluate_fusion, mean_scores
 from tsjnet_plugin.visualize import draw_detections, make_grid, overlay_segmentation, to_rgb
 
 from .config import add_tsjnet_config
@@ -111,7 +110,7 @@ class _TaskStageTrainer(TSJTrainer):
     @classmethod
     def build_model(cls, cfg: CfgNode) -> nn.Module:
         model = super().build_model(cfg)
-        model.fusion = InputPassthrough()
+        model.fusion.net = InputPassthrough()
         return model
 
     @classmethod
@@ -219,7 +218,7 @@ def _fusion_stage(
     seed_all_rng(seed)
     trainer = _FusionStageTrainer(cfg, fusion_only=not variant.tasks)
     trainer.train()
-    fusion = unwrap(trainer.model).fusion.eval()
+    fusion = unwrap(trainer.model).fusion.net.eval()
     atomic_torch_save(fusion.state_dict(), out / "fusion.pth")
     return fusion
 
@@ -254,7 +253,7 @@ def _task_inputs(
                 scores.append(evaluate_fusion(*gray, FUSION_METRICS))
     for name in ("classes.json", "seg_classes.txt"):
         shutil.copy(data_root / name, out / name)
-    return {m: float(np.mean([s[m] for s in scores])) for m in FUSION_METRICS}
+    return mean_scores(scores)
 
 
 def _task_stage(
@@ -281,7 +280,7 @@ def _task_stage(
     seed_all_rng(seed)
     trainer = _TaskStageTrainer(cfg)
     trainer.train()
-    return trainer._last_eval_results, cfg, unwrap(trainer.model)
+    return trainer.last_eval_results, cfg, unwrap(trainer.model)
 
 
 def _grid(cfg: CfgNode, model: nn.Module, data_root: Path, inputs: Path, label: str):
