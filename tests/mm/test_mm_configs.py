@@ -52,7 +52,8 @@ def _tiny(name: str, data_root: Path, work_dir: Path) -> Config:
         for head in ("decode_head", "auxiliary_head"):
             cfg.model.segmentor.setdefault(head, ConfigDict())["num_classes"] = 4
     cfg.optim_wrapper.type = "OptimWrapper"  # AMP needs a GPU
-    cfg.optim_wrapper.pop("loss_scale", None)
+    for amp_key in ("loss_scale", "dtype"):
+        cfg.optim_wrapper.pop(amp_key, None)
     cfg.train_cfg.update(max_iters=2, val_interval=100)
     cfg.default_hooks.checkpoint.interval = 100
     cfg.default_hooks.logger.interval = 1
