@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from tsjnet_plugin.ablation import VARIANTS, aggregate, findings, format_table, replace_section
+from tsjnet_plugin.ablation import VARIANTS, aggregate, findings, format_table
+from tsjnet_plugin.markdown_blocks import replace_block
 
 
 def _run(variant, init, seed, ap50, miou=50.0):
@@ -43,16 +44,16 @@ def test_findings_compare_joint_variants_with_fusion_only_against_the_spread():
     assert "mAP@0.5, random init: +seg vs fusion-only +1.0 (within the spread 2.0)." in lines
 
 
-def test_replace_section_replaces_only_its_block_and_appends_when_missing():
+def test_replace_block_replaces_only_its_block_and_appends_when_missing():
     text = "# R\n\n<!-- ablation:full:begin -->\nold\n<!-- ablation:full:end -->\n\ntail\n"
-    new = replace_section(text, "full", "new table")
+    new = replace_block(text, "ablation:full", "new table")
     assert (
         new
         == "# R\n\n<!-- ablation:full:begin -->\nnew table\n<!-- ablation:full:end -->\n\ntail\n"
     )
-    both = replace_section(new, "quick", "q")
+    both = replace_block(new, "ablation:quick", "q")
     assert both.endswith("tail\n\n<!-- ablation:quick:begin -->\nq\n<!-- ablation:quick:end -->\n")
-    assert replace_section(both, "quick", "q") == both
+    assert replace_block(both, "ablation:quick", "q") == both
 
 
 def test_variant_table_covers_the_issue():

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +49,7 @@ from tsjnet_plugin.benchmark import (
 from tsjnet_plugin.env import collect_env
 from tsjnet_plugin.fusion import ARCHS, build_fusion_model
 from tsjnet_plugin.fusion.attention import BACKENDS, natten_available
+from tsjnet_plugin.markdown_blocks import replace_block
 
 CP_CHOICES = {"off": False, "on": True}
 
@@ -286,15 +286,8 @@ def demo_tables(report: Path) -> list[str]:
 
 def write_docs_block(path: Path, device: str, body: list[str]) -> None:
     """Replace (or append) the generated block of ``device`` in the markdown file ``path``."""
-    begin, end = f"<!-- benchmark:{device}:begin -->", f"<!-- benchmark:{device}:end -->"
-    block = "\n".join([begin, *body, end])
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
+    path.write_text(replace_block(text, f"benchmark:{device}", "\n".join(body)))
 
 
 def read_results(path: Path) -> dict:

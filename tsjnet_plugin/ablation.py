@@ -25,7 +25,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .markdown_blocks import replace_block
 
 __all__ = [
     "FULL",
@@ -49,7 +50,6 @@ __all__ = [
     "grid_name",
     "load_results",
     "plot_summary",
-    "replace_section",
     "run_id",
     "write_report",
 ]
@@ -282,17 +282,6 @@ def plot_summary(rows: Sequence[Mapping], path: str | Path, metrics: Sequence[st
     return path
 
 
-def replace_section(text: str, name: str, body: str) -> str:
-    """``text`` with the part between ``<!-- ablation:NAME:begin -->`` and
-    ``<!-- ablation:NAME:end -->`` replaced by ``body`` (markers appended when absent)."""
-    begin, end = f"<!-- ablation:{name}:begin -->", f"<!-- ablation:{name}:end -->"
-    block = f"{begin}\n{body.strip()}\n{end}"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        return pattern.sub(lambda _: block, text)
-    return text.rstrip() + ("\n\n" if text.strip() else "") + block + "\n"
-
-
 def load_results(out_dir: Path, settings: AblationSettings) -> list[dict]:
     """The finished runs of ``settings`` in ``out_dir/results`` (files written with other
     settings are left out)."""
@@ -364,6 +353,6 @@ def write_report(
     text = results_md.read_text() if results_md.is_file() else "# Results\n"
     results_md.parent.mkdir(parents=True, exist_ok=True)
     tmp = results_md.with_suffix(".md.tmp")
-    tmp.write_text(replace_section(text, section, body))
+    tmp.write_text(replace_block(text, f"ablation:{section}", body))
     tmp.replace(results_md)
     return table
