@@ -193,6 +193,12 @@ CASES: dict[str, Case] = {
         "holds no synthetic.json",
         env={"TSJNET_DATASETS": "{t}/d"},
     ),
+    "train_net-dataset-folder-missing": Case(
+        "train_net",
+        lambda t: ["--config-file", str(ROOT / "configs" / "tsj_faster_rcnn_msrs.yaml")],
+        "dataset msrs_train: {t}/d/MSRS does not exist",
+        env={"TSJNET_DATASETS": "{t}/d"},
+    ),
     "train_net-weights-missing": Case(
         "train_net",
         lambda t: ["--config-file", DEMO_CFG, "--eval-only", "MODEL.WEIGHTS", str(t / "no.pth")],

@@ -21,7 +21,7 @@ from detectron2.utils import comm
 
 from tsjnet_plugin.d2 import TSJTrainer, register_builtin
 from tsjnet_plugin.d2.config import load_config
-from tsjnet_plugin.d2.data import prepare_synthetic
+from tsjnet_plugin.d2.data import check_builtin_folders, prepare_synthetic
 from tsjnet_plugin.fusion.checkpoint import remove_partial_saves
 from tsjnet_plugin.tool_errors import UsageError, user_errors
 
@@ -62,6 +62,7 @@ if __name__ == "__main__":
         weights = cfg.MODEL.WEIGHTS
         if weights and "://" not in weights and not Path(weights).is_file():
             raise UsageError(f"MODEL.WEIGHTS {weights} does not exist; give a file, a URL or ''")
+        check_builtin_folders([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
         prepare_synthetic([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
         for path in remove_partial_saves(cfg.OUTPUT_DIR):
             print(f"removed {path}, left by a save that was interrupted")

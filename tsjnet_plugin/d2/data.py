@@ -52,6 +52,7 @@ from tsjnet_plugin.paths import DATASETS_ENV, datasets_root
 __all__ = [
     "EVALUATOR_TYPE",
     "PairDatasetMapper",
+    "check_builtin_folders",
     "pair_dataset_to_dicts",
     "prepare_synthetic",
     "register_builtin",
@@ -232,6 +233,22 @@ def prepare_synthetic(
         return None
     _, folder, _ = _BUILTIN["tsj_synthetic_train"]
     return write_synthetic_msrs(datasets_root(root) / folder)
+
+
+def check_builtin_folders(
+    dataset_names: Sequence[str], root: str | os.PathLike[str] | None = None
+) -> None:
+    """Raise a one-line `DatasetError` for the first of `dataset_names` (a config's
+    `DATASETS.TRAIN + DATASETS.TEST`) that is a builtin name whose folder is missing, before any
+    model is built. The synthetic set is written by `prepare_synthetic`, so it is not checked."""
+    base = datasets_root(root)
+    for name in dataset_names:
+        reader, folder, _ = _BUILTIN.get(name, ("", "", None))
+        if reader and reader != "synthetic" and not (base / folder).is_dir():
+            raise DatasetError(
+                f"dataset {name}: {base / folder} does not exist; put the {_LAYOUT_HINT[reader]} "
+                f"folder there or set {DATASETS_ENV} to the folder that holds it (docs/data.md)"
+            )
 
 
 def register_builtin(root: str | os.PathLike[str] | None = None) -> list[str]:
