@@ -142,14 +142,15 @@ def test_mm_joint_sum_is_one_backward_of_the_summed_losses(data_root):
 def assert_close_flat(
     actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], prefix: str
 ) -> None:
-    """The parameters under `prefix`, as one vector, agree to 1e-4 relative (float32 sums in
-    another order; a per-tensor check would trip on the noise of gradients that are zero in
+    """The parameters under `prefix`, as one vector, agree to 1e-3 relative (float32 sums in
+    another order and thread count, measured up to 1.4e-4; a missing or doubled loss term gives
+    an O(1) difference; a per-tensor check would trip on the noise of gradients that are zero in
     exact arithmetic, e.g. a conv bias before batch norm)."""
     names = sorted(n for n in expected if n.startswith(prefix))
     a = torch.cat([actual[n].flatten() for n in names])
     b = torch.cat([expected[n].flatten() for n in names])
     error = float(torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(b))
-    assert error < 1e-4, f"{prefix}: relative difference {error:.2e}"
+    assert error < 1e-3, f"{prefix}: relative difference {error:.2e}"
 
 
 def _free_port() -> int:
