@@ -377,7 +377,7 @@ class PairDatasetMapper:
             out["image"] = torch.as_tensor(np.ascontiguousarray(stacked.transpose(2, 0, 1)))
         else:
             out["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
-            out["ir"] = torch.tensor(ir)[None]  # a copy: readers may return read-only arrays
+            out["ir"] = torch.from_numpy(np.array(ir, order="C"))[None]  # a writable copy
         if sem_seg is not None:
             out["sem_seg"] = torch.as_tensor(aug_input.sem_seg.astype(np.int64))
         if boxes is not None and classes is not None:
