@@ -53,5 +53,9 @@ def test_build_schedule_restricts_to_the_models_tasks():
         build_schedule("ratio", ("det", "seg"), (1, 2, 3))
     with pytest.raises(ValueError, match="subset"):
         build_schedule("sum", ("cls",))
-    with pytest.raises(ValueError, match="subset"):
-        build_schedule("sum", ())
+
+
+def test_a_model_without_task_networks_trains_on_the_fusion_loss_alone():
+    for mode in ("sum", "alternate", "ratio"):
+        schedule = build_schedule(mode, (), (2, 1))
+        assert schedule.tasks == () and [schedule.tasks_at(i) for i in range(3)] == [()] * 3

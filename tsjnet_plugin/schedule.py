@@ -6,8 +6,10 @@ Modes:
 * ``"alternate"``: the tasks take turns, one per iteration (``det, seg, det, seg, ...``);
 * ``"ratio"``: turns in proportion to ``ratio``, e.g. ``(2, 1)`` gives ``det, det, seg, ...``.
 
-The fusion loss is computed at every iteration in every mode. The schedule is a pure function of
-the iteration, so resuming at iteration ``i`` resumes the same task as an uninterrupted run.
+The fusion loss is computed at every iteration in every mode; a model with no task network
+trains on it alone (its schedule has no tasks and names none at any iteration). The schedule is a
+pure function of the iteration, so resuming at iteration ``i`` resumes the same task as an
+uninterrupted run.
 
 Both adapters build theirs with :func:`build_schedule` from the model's tasks; a ``ratio``
 written for both tasks (``SCHEDULE.RATIO: [2, 1]``, ``schedule=dict(ratio=(2, 1))``) keeps the
@@ -32,7 +34,8 @@ class TaskSchedule:
 
     Args:
         mode: ``"sum"``, ``"alternate"`` or ``"ratio"``.
-        tasks: task names in turn order, e.g. ``("det", "seg")``.
+        tasks: task names in turn order, e.g. ``("det", "seg")``; empty for fusion-only
+            training (every iteration then has no task).
         ratio: iterations per turn of each task (``"ratio"`` mode only); ``alternate`` is
             ``ratio = (1, 1, ...)``.
     """
@@ -44,11 +47,11 @@ class TaskSchedule:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown schedule mode {self.mode!r}; choose from {MODES}")
-        if not self.tasks or len(set(self.tasks)) != len(self.tasks):
-            raise ValueError(f"schedule tasks must be distinct and non-empty, got {self.tasks}")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f"schedule tasks must be distinct, got {self.tasks}")
         object.__setattr__(self, "tasks", tuple(self.tasks))
         ratio = tuple(int(r) for r in self.ratio) or (1,) * len(self.tasks)
-        if self.mode == "ratio" and (len(ratio) != len(self.tasks) or min(ratio) < 1):
+        if self.mode == "ratio" and (len(ratio) != len(self.tasks) or min(ratio, default=1) < 1):
             raise ValueError(
                 f"ratio {self.ratio} must give a positive count for each task {self.tasks}"
             )
@@ -57,7 +60,7 @@ class TaskSchedule:
     @property
     def cycle(self) -> tuple[tuple[str, ...], ...]:
         """The repeating sequence of per-iteration task sets."""
-        if self.mode == "sum":
+        if self.mode == "sum" or not self.tasks:
             return (self.tasks,)
         return tuple((task,) for task, count in zip(self.tasks, self.ratio) for _ in range(count))
 
@@ -77,17 +80,17 @@ def build_schedule(mode: str, tasks: Sequence[str], ratio: Sequence[int] = ()) -
 
     Args:
         mode: ``"sum"``, ``"alternate"`` or ``"ratio"``.
-        tasks: the tasks the model has, a non-empty subset of :data:`TASKS`; put in
-            :data:`TASKS` order.
+        tasks: the tasks the model has, a subset of :data:`TASKS` (empty: fusion-only
+            training); put in :data:`TASKS` order.
         ratio: ``"ratio"`` mode only (ignored otherwise): one count per task of the model, or one
             per task of :data:`TASKS` (``(det, seg)``), of which the model's are kept.
 
     Raises:
-        ValueError: unknown or no tasks, or a ratio that fits neither.
+        ValueError: unknown tasks, or a ratio that fits neither.
     """
     unknown = sorted(set(tasks) - set(TASKS))
-    if unknown or not tasks:
-        raise ValueError(f"schedule tasks must be a non-empty subset of {TASKS}, got {tasks}")
+    if unknown:
+        raise ValueError(f"schedule tasks must be a subset of {TASKS}, got {tasks}")
     ordered = tuple(task for task in TASKS if task in tasks)
     ratio = tuple(ratio) if mode == "ratio" else ()
     if ratio and len(ratio) == len(TASKS) and len(ordered) < len(TASKS):

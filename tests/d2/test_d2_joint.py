@@ -120,6 +120,30 @@ def test_task_loss_alone_reaches_the_fusion_trunk(synthetic_root, tmp_path):
         assert grad is not None and grad.abs().sum() > 0, task
 
 
+def test_a_joint_model_without_task_networks_trains_on_the_fusion_loss_alone(
+    synthetic_root, tmp_path
+):
+    cfg = make_cfg(
+        synthetic_root,
+        tmp_path,
+        "configs/tsj_faster_rcnn_demo_cpu.yaml",
+        "MODEL.TSJNET.DETECTOR.META_ARCHITECTURE", "",
+        "MODEL.TSJNET.SEGMENTOR.TYPE", "",
+        "SOLVER.MAX_ITER", "2",
+        "DATASETS.TEST", "()",
+    )  # fmt: skip
+    trainer = TSJTrainer(cfg)
+    model = trainer.model
+    assert model.tasks == () and trainer._trainer.schedule.tasks_at(1) == ()
+    before = snapshot(model.fusion)
+    trainer.train()
+    assert changed(before, model.fusion)
+    logged = trainer.storage.histories()
+    assert any(k.startswith("loss_fusion_") for k in logged)
+    assert not any(k.startswith(("loss_det", "loss_seg")) for k in logged)
+    assert TSJTrainer.build_task_evaluators(cfg, TEST, str(tmp_path)) == []  # fusion metrics only
+
+
 def test_sum_mode_equals_one_backward_of_the_summed_losses(synthetic_root, tmp_path):
     cfg = make_cfg(synthetic_root, tmp_path)
     model = build_model(cfg).train()

@@ -58,7 +58,6 @@ from tsjnet_plugin.visualize import draw_detections, make_grid, overlay_segmenta
 
 from .config import add_tsjnet_config
 from .data import register_pair_dataset
-from .evaluation import FusionQualityEvaluator
 from .predictor import TSJPredictor
 from .trainer import TSJTrainer, unwrap
 
@@ -83,26 +82,6 @@ class InputPassthrough(nn.Module):
         return vis_y
 
 
-class _NoTaskSchedule:
-    """Fusion-only training: no task loss at any iteration (duck-types TaskSchedule)."""
-
-    def tasks_at(self, iteration: int) -> tuple[str, ...]:
-        return ()
-
-    def state_dict(self) -> dict:
-        return {"mode": "none", "tasks": [], "ratio": []}
-
-
-class _FusionStageTrainer(TSJTrainer):
-    """TSJTrainer whose fusion-only runs compute no task loss (the frozen detector it builds is
-    never run)."""
-
-    def __init__(self, cfg: CfgNode, fusion_only: bool) -> None:
-        super().__init__(cfg)
-        if fusion_only:
-            self._trainer.schedule = _NoTaskSchedule()
-
-
 class _TaskStageTrainer(TSJTrainer):
     """TSJTrainer of fresh task networks on ready-made images (:class:`InputPassthrough`), with
     the task evaluators only."""
@@ -115,10 +94,8 @@ class _TaskStageTrainer(TSJTrainer):
 
     @classmethod
     def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None):
-        evaluators = super().build_evaluator(cfg, dataset_name, output_folder)._evaluators
-        return DatasetEvaluators(
-            [e for e in evaluators if not isinstance(e, FusionQualityEvaluator)]
-        )
+        output_folder = output_folder or f"{cfg.OUTPUT_DIR}/inference/{dataset_name}"
+        return DatasetEvaluators(cls.build_task_evaluators(cfg, dataset_name, output_folder))
 
 
 def prepare_data(out_dir: Path, settings: AblationSettings) -> Path:
@@ -210,13 +187,11 @@ def _fusion_stage(
     ]
     if "seg" not in variant.tasks:
         opts += ["MODEL.TSJNET.SEGMENTOR.TYPE", ""]
-    if not variant.tasks:
-        opts += ["MODEL.TSJNET.DETECTOR.FREEZE", True]
-    elif "det" not in variant.tasks:
+    if "det" not in variant.tasks:
         opts += ["MODEL.TSJNET.DETECTOR.META_ARCHITECTURE", ""]
     cfg = _base_cfg(settings, out, settings.fusion_iters, seed, *opts)
     seed_all_rng(seed)
-    trainer = _FusionStageTrainer(cfg, fusion_only=not variant.tasks)
+    trainer = TSJTrainer(cfg)
     trainer.train()
     fusion = unwrap(trainer.model).fusion.net.eval()
     atomic_torch_save(fusion.state_dict(), out / "fusion.pth")

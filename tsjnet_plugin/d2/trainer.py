@@ -26,7 +26,12 @@ from detectron2.data import (
 )
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, hooks
 from detectron2.engine.defaults import create_ddp_model
-from detectron2.evaluation import COCOEvaluator, DatasetEvaluators, SemSegEvaluator
+from detectron2.evaluation import (
+    COCOEvaluator,
+    DatasetEvaluator,
+    DatasetEvaluators,
+    SemSegEvaluator,
+)
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.utils import comm
 from detectron2.utils.events import (
@@ -42,6 +47,7 @@ from tsjnet_plugin.fusion.checkpoint import (
     atomic_torch_save,
     load_failure_reason,
 )
+from tsjnet_plugin.precision import amp_dtype as amp_dtype_of
 from tsjnet_plugin.schedule import TaskSchedule
 from tsjnet_plugin.schedule import build_schedule as build_task_schedule
 from tsjnet_plugin.training.resume import newest_readable_checkpoint
@@ -66,7 +72,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}
-AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -138,13 +143,9 @@ class ScheduledStepRunner(SimpleTrainer):
         amp_dtype: str = "float16",
     ) -> None:
         super().__init__(model, data_loader, optimizer)
-        if amp_dtype not in AMP_DTYPES:
-            raise ValueError(
-                f"SOLVER.AMP.DTYPE must be one of {sorted(AMP_DTYPES)}, got {amp_dtype!r}"
-            )
+        self.amp_dtype = amp_dtype_of(amp_dtype, "SOLVER.AMP.DTYPE")
         self.schedule = schedule
         self.amp = amp and torch.cuda.is_available()
-        self.amp_dtype = AMP_DTYPES[amp_dtype]
         self.grad_scaler = torch.amp.GradScaler(
             "cuda", enabled=self.amp and self.amp_dtype == torch.float16
         )
@@ -224,11 +225,8 @@ class ScheduledStepRunner(SimpleTrainer):
 
 
 def build_schedule(cfg: CfgNode, model: nn.Module) -> TaskSchedule:
-    """The schedule of ``cfg.SCHEDULE`` over the tasks ``model`` has."""
-    tasks = unwrap(model).tasks
-    if not tasks:
-        raise ValueError("the joint model has neither a detector nor a segmentor to schedule")
-    return build_task_schedule(cfg.SCHEDULE.MODE, tasks, cfg.SCHEDULE.RATIO)
+    """The schedule of ``cfg.SCHEDULE`` over the tasks ``model`` has (none: fusion-only)."""
+    return build_task_schedule(cfg.SCHEDULE.MODE, unwrap(model).tasks, cfg.SCHEDULE.RATIO)
 
 
 class TSJTrainer(DefaultTrainer):
@@ -278,7 +276,9 @@ class TSJTrainer(DefaultTrainer):
             )
             amp = cfg.SOLVER.AMP.ENABLED and torch.cuda.is_available()
             if amp:
-                dtype = AMP_DTYPES[cfg.SOLVER.AMP.DTYPE]  # bfloat16: a disabled (no-op) scaler
+                dtype = amp_dtype_of(
+                    cfg.SOLVER.AMP.DTYPE, "SOLVER.AMP.DTYPE"
+                )  # bfloat16: a disabled (no-op) scaler
                 scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
                 self._trainer = AMPTrainer(
                     model, data_loader, optimizer, grad_scaler=scaler, precision=dtype
@@ -434,13 +434,30 @@ class TSJTrainer(DefaultTrainer):
 
     @classmethod
     def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None):
-        """COCO mAP when the model detects and the dataset has boxes, mIoU when it segments and
-        the dataset has masks, and the fusion metrics always."""
+        """The task evaluators (:meth:`build_task_evaluators`) and, for the joint model, the
+        fusion metrics."""
         output_folder = output_folder or f"{cfg.OUTPUT_DIR}/inference/{dataset_name}"
+        evaluators = cls.build_task_evaluators(cfg, dataset_name, output_folder)
+        if cfg.MODEL.META_ARCHITECTURE == "TSJNetJointModel":
+            evaluators.append(
+                FusionQualityEvaluator(dataset_name, distributed=True, output_dir=output_folder)
+            )
+        return DatasetEvaluators(evaluators)
+
+    @classmethod
+    def build_task_evaluators(
+        cls, cfg: CfgNode, dataset_name: str, output_folder: str
+    ) -> list[DatasetEvaluator]:
+        """COCO mAP when the model detects and the dataset has boxes, mIoU when it segments and
+        the dataset has masks.
+
+        Raises:
+            ValueError: a stock meta-architecture with no evaluator for this dataset.
+        """
         meta = MetadataCatalog.get(dataset_name)
         if cfg.MODEL.META_ARCHITECTURE != "TSJNetJointModel":
             return _stock_evaluators(cfg, dataset_name, meta, output_folder)
-        evaluators = []
+        evaluators: list[DatasetEvaluator] = []
         if cfg.MODEL.TSJNET.DETECTOR.META_ARCHITECTURE and meta.get("thing_classes", None):
             evaluators.append(
                 COCOEvaluator(
@@ -451,10 +468,7 @@ class TSJTrainer(DefaultTrainer):
             evaluators.append(
                 SemSegEvaluator(dataset_name, distributed=True, output_dir=output_folder)
             )
-        evaluators.append(
-            FusionQualityEvaluator(dataset_name, distributed=True, output_dir=output_folder)
-        )
-        return DatasetEvaluators(evaluators)
+        return evaluators
 
 
 def _optimizer_parts(model: nn.Module, factors: CfgNode) -> list[tuple[str, nn.Module, float]]:
@@ -472,7 +486,7 @@ def _optimizer_parts(model: nn.Module, factors: CfgNode) -> list[tuple[str, nn.M
 
 def _stock_evaluators(
     cfg: CfgNode, dataset_name: str, meta: Any, output_folder: str
-) -> DatasetEvaluators:
+) -> list[DatasetEvaluator]:
     """A stock meta-architecture's evaluators: COCO boxes for detectors, mIoU for semantic and
     panoptic segmentors, each when the dataset has those classes."""
     arch = cfg.MODEL.META_ARCHITECTURE
@@ -488,4 +502,4 @@ def _stock_evaluators(
             f"no evaluator for MODEL.META_ARCHITECTURE {arch!r} on dataset {dataset_name!r} "
             "(it has neither the thing_classes nor the stuff_classes that model predicts)"
         )
-    return DatasetEvaluators(evaluators)
+    return evaluators
