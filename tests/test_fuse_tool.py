@@ -43,6 +43,18 @@ def test_predictor_single_pair_is_colour_with_visible_chroma():
         predictor(np.zeros((32, 30), np.uint8), vis)
 
 
+def test_predictor_amp_names_a_dtype_and_is_float32_on_cpu():
+    model = build_fusion_model("tiny")
+    ir, vis = np.full((32, 32), 90, np.uint8), np.full((32, 32, 3), 160, np.uint8)
+    plain = FusionPredictor(model, "cpu")(ir, vis).gray
+    for dtype in ("float16", "bfloat16"):
+        predictor = FusionPredictor(model, "cpu", amp=dtype)
+        assert predictor.amp_dtype is None  # autocast is for CUDA only
+        assert np.array_equal(predictor(ir, vis).gray, plain)
+    with pytest.raises(ValueError, match=r"FusionPredictor amp must be one of .*'float8'"):
+        FusionPredictor(model, "cpu", amp="float8")
+
+
 def test_fuse_pairs_batches_by_size_resumes_and_refuses_inputs(tmp_path):
     data = write_pairs(tmp_path / "data")
     records = list(read_pairs_folder(data / "ir", data / "vi").records)

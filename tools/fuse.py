@@ -144,7 +144,13 @@ def main() -> None:
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)"
     )
-    parser.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
+    parser.add_argument(
+        "--amp",
+        nargs="?",
+        const="float16",
+        choices=("float16", "bfloat16"),
+        help="autocast on CUDA (--amp alone: float16; bfloat16 where float16 overflows)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo pairs whose results exist")
     args = parser.parse_args()
     with user_errors("fuse", ValueError):

@@ -20,6 +20,7 @@ import torch
 from .fusion import FusionLossWeights, TSJFusionLoss, build_fusion_model
 from .fusion.attention import neighborhood_attention_natten, neighborhood_attention_torch
 from .fusion.nat import NATLevel
+from .precision import AMP_DTYPES
 
 __all__ = [
     "PRECISIONS",
@@ -33,7 +34,7 @@ __all__ = [
     "training_step",
 ]
 
-PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+PRECISIONS = {"float32": torch.float32, **AMP_DTYPES}
 
 
 def count_parameters(model: torch.nn.Module) -> int:

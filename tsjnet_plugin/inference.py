@@ -24,6 +24,7 @@ from .data import PairRecord, read_ir_levels, read_visible
 from .fusion import TSJNet, ir_to_tensor, recolor, rgb_to_y, visible_to_tensor
 from .fusion.checkpoint import remove_temp_files
 from .fusion.color import ChannelOrder, to_uint8_image
+from .precision import amp_dtype
 
 __all__ = [
     "FusedPair",
@@ -53,13 +54,20 @@ class FusionPredictor:
     Args:
         model: the fusion network (moved to ``device`` and put in eval mode).
         device: where to run; default CUDA when available.
-        amp: float16 autocast on CUDA.
+        amp: autocast dtype on CUDA, "float16" or "bfloat16"; None (default) or a CPU device:
+            float32.
+
+    Raises:
+        ValueError: an unknown ``amp`` dtype.
     """
 
-    def __init__(self, model: TSJNet, device: str | torch.device | None = None, amp: bool = False):
+    def __init__(
+        self, model: TSJNet, device: str | torch.device | None = None, amp: str | None = None
+    ):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.eval().to(self.device)
-        self.amp = amp and self.device.type == "cuda"
+        dtype = amp_dtype(amp, "FusionPredictor amp") if amp is not None else None
+        self.amp_dtype = dtype if self.device.type == "cuda" else None
 
     @torch.no_grad()
     def fuse_tensors(
@@ -67,7 +75,7 @@ class FusionPredictor:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``ir [B,1,H,W]``, ``vis_rgb [B,3,H,W]`` in [0, 1] -> ``(fused_y [B,1,H,W], rgb [B,3,H,W])``."""
         ir, vis_rgb = ir.to(self.device), vis_rgb.to(self.device)
-        with torch.autocast("cuda", enabled=self.amp):
+        with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             fused = self.model(ir, rgb_to_y(vis_rgb)).float()
         return fused, recolor(fused, vis_rgb)
 
