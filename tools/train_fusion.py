@@ -81,6 +81,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    train.add_argument(
+        "--with-cp",
+        action="store_true",
+        help="activation checkpointing: less memory for more compute (large crops, GPUs)",
+    )
     train.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
     train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, required=True, help="work directory")
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     cfg = FusionTrainConfig(
         arch=args.arch,
+        arch_overrides={"with_cp": True} if args.with_cp else {},
         init=args.init,
         crop=args.crop,
         batch_size=args.batch_size,

@@ -205,12 +205,13 @@ def test_cli_trains_with_a_held_aside_split(tmp_path):
     out = tmp_path / "run"
     common = ["--ir", str(folder / "ir"), "--vis", str(folder / "vi"), "--arch", "tiny",
               "--batch-size", "2", "--val-interval", "2", "--val-every-nth", "4",
-              "--out", str(out), "--no-progress"]  # fmt: skip
+              "--out", str(out), "--no-progress", "--with-cp"]  # fmt: skip
     result = run_tool(*common, "--iterations", "2")
     assert result.returncode == 0, result.stderr
     split = json.loads((out / "split.json").read_text())
     assert split["val"] == ["pairs/s3"] and len(split["train"]) == 4
-    assert (out / "best.pth").is_file()
+    assert build_model_from_checkpoint(out / "best.pth").cfg.with_cp  # a runtime option
+    assert not build_model_from_checkpoint(out / "best.pth", with_cp=False).cfg.with_cp
     again = run_tool(*common, "--iterations", "3", "--resume")
     assert again.returncode == 0, again.stderr
     assert "resumed" in again.stdout and "at iteration 2" in again.stdout
