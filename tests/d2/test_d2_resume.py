@@ -110,3 +110,37 @@ def test_kill_and_resume_with_a_truncated_latest_checkpoint_matches_the_uninterr
     assert sorted(got) == list(range(ITERS))
     for iteration in range(ITERS):
         assert got[iteration] == pytest.approx(expected[iteration], rel=1e-5, abs=1e-6), iteration
+
+
+def test_two_process_resume_restores_every_ranks_rng(tmp_path, env):
+    """Two gloo processes: a run stopped after iteration 1 and resumed to iteration 3 logs the
+    uninterrupted run's losses (averaged over both ranks, whose flips and proposal sampling
+    draw from their own generators)."""
+    env = {**env, "CUDA_VISIBLE_DEVICES": ""}  # gloo; detectron2 would pick NCCL with a GPU
+
+    def command(out: Path, port: int, iters: int, *extra: str) -> list[str]:
+        flags = ["--num-gpus", "2", "--dist-url", f"tcp://127.0.0.1:{port}", *extra]
+        return [*_command(out, *flags), "SOLVER.MAX_ITER", str(iters), "SOLVER.IMS_PER_BATCH", "4"]
+
+    runs = [
+        subprocess.Popen(command(tmp_path / name, port, iters), cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for name, port, iters in (("full", 29571, 4), ("part", 29573, 2))
+    ]  # fmt: skip
+    for run in runs:
+        _, stderr = run.communicate(timeout=900)
+        assert run.returncode == 0, stderr[-3000:]
+    resumed = subprocess.run(
+        command(tmp_path / "part", 29575, 4, "--resume"),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "no RNG states" not in resumed.stderr + resumed.stdout
+    expected, got = _losses(tmp_path / "full"), _losses(tmp_path / "part")
+    assert sorted(got) == sorted(expected) == [0, 1, 2, 3]
+    for iteration in (2, 3):
+        assert got[iteration] == pytest.approx(expected[iteration], rel=1e-5, abs=1e-6), iteration

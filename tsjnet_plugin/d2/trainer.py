@@ -63,6 +63,7 @@ from .weights import TSJCheckpointer
 __all__ = [
     "OPTIMIZERS",
     "AtomicCheckpointer",
+    "GatherRankRngStates",
     "ScheduledStepRunner",
     "TSJTrainer",
     "build_schedule",
@@ -305,19 +306,28 @@ class TSJTrainer(DefaultTrainer):
 
     def state_dict(self) -> dict:
         """detectron2's trainer state plus the RNG states and the position in the data stream
-        (images of all ranks consumed after this iteration), for an exact resume."""
+        (images of all ranks consumed after this iteration), for an exact resume.
+
+        ``rng`` is this process's generators; in a multi-process run ``rng_per_rank`` holds
+        every rank's, gathered by :class:`GatherRankRngStates` at the checkpoint's iteration
+        (only rank 0 writes checkpoints)."""
         state = super().state_dict()
         state["rng"] = capture_rng_state()
+        gathered = getattr(self, "_rank_rng_states", None)
+        if gathered is not None and gathered[0] == self.iter:
+            state["rng_per_rank"] = gathered[1]
         state["data_position"] = (self.iter + 1) * self.cfg.SOLVER.IMS_PER_BATCH
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
-        self._resumed = {k: state_dict[k] for k in ("rng", "data_position") if k in state_dict}
+        keys = ("rng", "rng_per_rank", "data_position")
+        self._resumed = {k: state_dict[k] for k in keys if k in state_dict}
 
     def resume_or_load(self, resume: bool = True) -> None:
         """detectron2's resume, made exact: the data stream restarts where the checkpoint left
-        it and (single process) every RNG continues from its saved state."""
+        it and every rank's RNGs continue from their saved states (a multi-process checkpoint
+        restores only into the same number of processes)."""
         super().resume_or_load(resume=resume)
         if not self._resumed:
             return
@@ -326,8 +336,19 @@ class TSJTrainer(DefaultTrainer):
             self._trainer.reset_data_loader(
                 lambda: self.build_train_loader(self.cfg, start=position)
             )
-        if "rng" in self._resumed and comm.get_world_size() == 1:
+        world = comm.get_world_size()
+        per_rank = self._resumed.get("rng_per_rank")
+        if world == 1 and "rng" in self._resumed:
             restore_rng_state(self._resumed["rng"])
+        elif per_rank is not None and len(per_rank) == world:
+            restore_rng_state(per_rank[comm.get_rank()])
+        else:
+            logger.warning(
+                "the checkpoint has no RNG states for %d processes (it has %s); random "
+                "augmentations and sampling continue from fresh seeds",
+                world,
+                len(per_rank) if per_rank is not None else "none",
+            )
 
     def build_writers(self) -> list:
         """detectron2's writers (console, ``metrics.json``, TensorBoard) with medians over
@@ -343,13 +364,19 @@ class TSJTrainer(DefaultTrainer):
 
     def build_hooks(self) -> list:
         """detectron2's hooks, with the writers run every ``SOLVER.LOG_PERIOD`` iterations."""
-        built = super().build_hooks()
-        return [
+        built = [
             hooks.PeriodicWriter(self.writers, period=self.cfg.SOLVER.LOG_PERIOD)
             if isinstance(h, hooks.PeriodicWriter)
             else h
-            for h in built
+            for h in super().build_hooks()
         ]
+        if comm.get_world_size() > 1:
+            # Every rank gathers right where rank 0 (the only one with a checkpointer) saves.
+            later = (hooks.PeriodicCheckpointer, hooks.EvalHook, hooks.PeriodicWriter)
+            index = next((i for i, h in enumerate(built) if isinstance(h, later)), len(built))
+            gather = GatherRankRngStates(self.cfg.SOLVER.CHECKPOINT_PERIOD, self.max_iter)
+            built.insert(index, gather)
+        return built
 
     @staticmethod
     def build_checkpointer(
@@ -469,6 +496,28 @@ class TSJTrainer(DefaultTrainer):
                 SemSegEvaluator(dataset_name, distributed=True, output_dir=output_folder)
             )
         return evaluators
+
+
+class GatherRankRngStates(hooks.HookBase):
+    """Gathers every rank's RNG states onto the trainer (``_rank_rng_states``) at each
+    iteration rank 0's :class:`~detectron2.engine.hooks.PeriodicCheckpointer` saves, so that
+    the checkpoint holds all of them (:meth:`TSJTrainer.state_dict`). A collective: every rank
+    has this hook (detectron2 builds the checkpointer on rank 0 only) and runs it at the same
+    iterations, before the checkpointer.
+
+    Args:
+        period, max_iter: the checkpointer's (it saves when ``(iter + 1) % period == 0`` and at
+            ``iter >= max_iter - 1``).
+    """
+
+    def __init__(self, period: int, max_iter: int | None) -> None:
+        self.period, self.max_iter = period, max_iter
+
+    def after_step(self) -> None:
+        iteration = self.trainer.iter
+        final = self.max_iter is not None and iteration >= self.max_iter - 1
+        if (iteration + 1) % self.period == 0 or final:
+            self.trainer._rank_rng_states = (iteration, comm.all_gather(capture_rng_state()))
 
 
 def _optimizer_parts(model: nn.Module, factors: CfgNode) -> list[tuple[str, nn.Module, float]]:
