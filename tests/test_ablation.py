@@ -42,6 +42,14 @@ def test_findings_compare_joint_variants_with_fusion_only_against_the_spread():
     assert "mAP@0.5: highest mean +both-sum (rand) 31.0 ± 1.0." in lines
     assert "mAP@0.5, random init: +both-sum vs fusion-only +19.0 (beyond the spread 2.0)." in lines
     assert "mAP@0.5, random init: +seg vs fusion-only +1.0 (within the spread 2.0)." in lines
+    runs += [_run("visible-only", "none", s, v) for s, v in enumerate((20.0, 20.0, 23.0))]
+    runs += [_run("infrared-only", "none", s, v) for s, v in enumerate((5.0, 6.0, 7.0))]
+    lines = findings(aggregate(runs))
+    # fusion-only against the better baseline (visible-only here), before the joint variants
+    assert (
+        lines[1]
+        == "mAP@0.5, random init: fusion-only vs visible-only -9.0 (beyond the spread 2.0)."
+    )
 
 
 def test_replace_block_replaces_only_its_block_and_appends_when_missing():
