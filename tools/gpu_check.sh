@@ -177,7 +177,8 @@ run_pytest() {  # name, test files...
     *) record "tests $name" "FAIL: ${line:-exit $rc} (pytest_$name.txt)" ;;
   esac
 }
-run_pytest core tests/gpu/test_gpu_attention.py tests/gpu/test_gpu_checkpointing.py
+run_pytest core tests/gpu/test_gpu_attention.py tests/gpu/test_gpu_checkpointing.py \
+  tests/gpu/test_gpu_predictor_amp.py
 
 if [[ -n $D2_PID ]]; then
   if wait "$D2_PID"; then
