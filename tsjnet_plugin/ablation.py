@@ -51,6 +51,8 @@ __all__ = [
     "load_results",
     "plot_summary",
     "run_id",
+    "save_result",
+    "stored_result",
     "write_report",
 ]
 
@@ -292,17 +294,38 @@ def plot_summary(rows: Sequence[Mapping], path: str | Path, metrics: Sequence[st
     return path
 
 
+def stored_result(
+    out_dir: Path, settings: AblationSettings, variant: str, init: str, seed: int
+) -> dict | None:
+    """The result of one finished run in ``out_dir/results``, or None when there is none or
+    it was written with other settings."""
+    path = out_dir / "results" / f"{run_id(variant, init, seed)}.json"
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    return stored if stored.get("settings") == settings.run_settings() else None
+
+
+def save_result(out_dir: Path, result: Mapping[str, Any]) -> Path:
+    """Write one run's result (with its ``settings``) where :func:`stored_result` finds it."""
+    path = out_dir / "results" / f"{run_id(result['variant'], result['init'], result['seed'])}.json"
+    _write_text_atomic(path, json.dumps(result, indent=1, allow_nan=True))
+    return path
+
+
 def load_results(out_dir: Path, settings: AblationSettings) -> list[dict]:
     """The finished runs of ``settings`` in ``out_dir/results`` (files written with other
     settings are left out)."""
-    results = []
-    for run in settings.runs():
-        path = out_dir / "results" / f"{run_id(*run)}.json"
-        if path.is_file():
-            stored = json.loads(path.read_text())
-            if stored.get("settings") == settings.run_settings():
-                results.append(stored)
-    return results
+    stored = (stored_result(out_dir, settings, *run) for run in settings.runs())
+    return [result for result in stored if result is not None]
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def write_report(
@@ -361,8 +384,5 @@ def write_report(
         ]
     )
     text = results_md.read_text() if results_md.is_file() else "# Results\n"
-    results_md.parent.mkdir(parents=True, exist_ok=True)
-    tmp = results_md.with_suffix(".md.tmp")
-    tmp.write_text(replace_block(text, f"ablation:{section}", body))
-    tmp.replace(results_md)
+    _write_text_atomic(results_md, replace_block(text, f"ablation:{section}", body))
     return table

@@ -21,7 +21,6 @@ whose file records the same settings, so an interrupted ablation resumes by runn
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -41,6 +40,8 @@ from tsjnet_plugin.ablation import (
     Variant,
     grid_name,
     run_id,
+    save_result,
+    stored_result,
 )
 from tsjnet_plugin.data import (
     SYNTHETIC_STUFF_CLASSES,
@@ -52,8 +53,9 @@ from tsjnet_plugin.data import (
 )
 from tsjnet_plugin.fusion import FusionOutput, ir_to_tensor, recolor, rgb_to_y, visible_to_tensor
 from tsjnet_plugin.fusion.checkpoint import atomic_torch_save
+from tsjnet_plugin.fusion.color import to_uint8_image
 from tsjnet_plugin.inference import write_png_atomic
-from tsjnet_plugin.metrics import evaluate_fusion, mean_scores
+from tsjnet_plugin.metrics import mean_scores, score_pair
 from tsjnet_plugin.visualize import draw_detections, make_grid, overlay_segmentation, to_rgb
 
 from .config import add_tsjnet_config
@@ -219,13 +221,10 @@ def _task_inputs(
             else:
                 y = vis_y if source == "visible" else ir
                 rgb = vis_rgb if source == "visible" else ir.expand(-1, 3, -1, -1)
-            image = (rgb[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-            write_png_atomic(image, out / split / "vi" / Path(record.vis_path).name)
+            write_png_atomic(to_uint8_image(rgb), out / split / "vi" / Path(record.vis_path).name)
             if split == "test":
-                gray = [
-                    (t[0, 0].clamp(0, 1) * 255).round().double().numpy() for t in (y, ir, vis_y)
-                ]
-                scores.append(evaluate_fusion(*gray, FUSION_METRICS))
+                levels = [to_uint8_image(t) for t in (y, ir, vis_y)]
+                scores.append(score_pair(*levels, FUSION_METRICS))
     for name in ("classes.json", "seg_classes.txt"):
         shutil.copy(data_root / name, out / name)
     return mean_scores(scores)
@@ -289,12 +288,10 @@ def run_one(
     Writes ``out_dir/results/<run id>.json`` and, for the first seed, ``.../grids/<variant>_
     <init>.jpg``; the run's training folders are removed when it ends.
     """
+    stored = stored_result(out_dir, settings, variant_name, init, seed)
+    if stored is not None:
+        return stored
     name = run_id(variant_name, init, seed)
-    result_path = out_dir / "results" / f"{name}.json"
-    if result_path.is_file():
-        stored = json.loads(result_path.read_text())
-        if stored.get("settings") == settings.run_settings():
-            return stored
     variant = VARIANTS[variant_name]
     data_root = prepare_data(out_dir, settings)
     work = out_dir / "runs" / name
@@ -329,10 +326,7 @@ def run_one(
         "seconds": round(time.time() - start, 1),
         "settings": settings.run_settings(),
     }
-    result_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = result_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1, allow_nan=True))
-    tmp.replace(result_path)
+    save_result(out_dir, result)
     shutil.rmtree(work)
     logger.info(
         "%s: mAP@0.5 %.1f mAP %.1f mIoU %.1f in %.0f s",

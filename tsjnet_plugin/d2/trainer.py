@@ -245,6 +245,8 @@ class TSJTrainer(DefaultTrainer):
 
     def __init__(self, cfg: CfgNode) -> None:
         self._resumed: dict[str, Any] = {}
+        # (iteration, every rank's RNG states), set by GatherRankRngStates in multi-process runs
+        self._rank_rng_states: tuple[int, list[dict]] | None = None
         # DefaultTrainer.__init__ fixes the DDP arguments and the step runner, so the same
         # construction is spelled out here with ours.
         super(DefaultTrainer, self).__init__()
@@ -277,9 +279,8 @@ class TSJTrainer(DefaultTrainer):
             )
             amp = cfg.SOLVER.AMP.ENABLED and torch.cuda.is_available()
             if amp:
-                dtype = amp_dtype_of(
-                    cfg.SOLVER.AMP.DTYPE, "SOLVER.AMP.DTYPE"
-                )  # bfloat16: a disabled (no-op) scaler
+                # bfloat16: a disabled (no-op) scaler
+                dtype = amp_dtype_of(cfg.SOLVER.AMP.DTYPE, "SOLVER.AMP.DTYPE")
                 scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
                 self._trainer = AMPTrainer(
                     model, data_loader, optimizer, grad_scaler=scaler, precision=dtype
@@ -313,7 +314,7 @@ class TSJTrainer(DefaultTrainer):
         (only rank 0 writes checkpoints)."""
         state = super().state_dict()
         state["rng"] = capture_rng_state()
-        gathered = getattr(self, "_rank_rng_states", None)
+        gathered = self._rank_rng_states
         if gathered is not None and gathered[0] == self.iter:
             state["rng_per_rank"] = gathered[1]
         state["data_position"] = (self.iter + 1) * self.cfg.SOLVER.IMS_PER_BATCH

@@ -142,15 +142,10 @@ def generate_scene(
         rows, cols = np.nonzero(mask)
         boxes.append([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
         labels.append(label)
-        if not hard:
-            if name in _WARM:
-                _paint_warm(rng, name, mask, ir, vis, ys, background_lum)
-            else:
-                _paint_cold(rng, mask, vis, xs, ys)
-        elif daylight:
+        if daylight:
             _paint_daylight(rng, name, mask, ir, vis, xs, ys)
-        elif name in _WARM:  # heat in IR only: the visible painting goes to a discarded copy
-            _paint_warm(rng, name, mask, ir, vis.copy(), ys, background_lum)
+        elif name in _WARM:  # day_night: heat in IR only, the visible painting is discarded
+            _paint_warm(rng, name, mask, ir, vis.copy() if hard else vis, ys, background_lum)
         else:
             _paint_cold(rng, mask, vis, xs, ys)
 
@@ -180,9 +175,9 @@ def write_synthetic_msrs(
     Writes `root/{train,test}/{ir,vi,Segmentation_labels}/<id>.png` (IR 8-bit grey, visible
     RGB, labels 8-bit index), `root/{train,test}/Annotations/<id>.xml` (VOC),
     `root/classes.json` ({name: id}, ids from 1), `root/seg_classes.txt` and
-    `root/synthetic.json` (the parameters, `lighting` included: see `generate_scene`). Sample ids are `00000`, `00001`, ... per split. The
-    scenes are successive `generate_scene` draws from one `numpy.random.default_rng(seed)`:
-    the training scenes first, then the test scenes.
+    `root/synthetic.json` (the parameters, `lighting` included: see `generate_scene`). Sample
+    ids are `00000`, `00001`, ... per split. The scenes are successive `generate_scene` draws
+    from one `numpy.random.default_rng(seed)`: the training scenes first, then the test scenes.
 
     Idempotent: when `root/synthetic.json` (the marker of a folder this function wrote) already
     records the same parameters the folder is reused as it is, and nothing is written. A folder
