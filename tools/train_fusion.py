@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from tsjnet_plugin.data import PairRecord, read_dataset, read_pairs_folder
 from tsjnet_plugin.data.records import DatasetError
-from tsjnet_plugin.fusion import ARCHS, CheckpointError
+from tsjnet_plugin.fusion import ARCHS, CheckpointError, FusionLossWeights
 from tsjnet_plugin.fusion.checkpoint import read_checkpoint, remove_partial_saves
 from tsjnet_plugin.training import FusionTrainConfig, FusionTrainer, load_pairs
 
@@ -78,6 +79,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=defaults.log_every,
         help="log the loss terms every N iterations",
+    )
+    train.add_argument(
+        "--loss-weight",
+        action="append",
+        default=[],
+        metavar="TERM=VALUE",
+        help="change one fusion loss weight (intensity, gradient, ssim, diversity, recon_vis, "
+        "recon_ir; official 20, 20, 10, 0.1, 6, 1); repeatable",
+    )
+    train.add_argument(
+        "--loss-padding",
+        choices=("zeros", "reflect"),
+        help="padding of the loss's Sobel and SSIM (default: zeros for official, else reflect)",
     )
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
@@ -141,10 +155,29 @@ def split_records(
     return train, val
 
 
+def parse_loss_weights(specs: list[str]) -> dict[str, float]:
+    """The official fusion loss weights with ``TERM=VALUE`` changes applied."""
+    weights = asdict(FusionLossWeights())
+    for spec in specs:
+        term, _, value = spec.partition("=")
+        if term not in weights:
+            raise ValueError(f"--loss-weight {spec!r}: unknown term; choose from {list(weights)}")
+        try:
+            weights[term] = float(value)
+        except ValueError:
+            raise ValueError(f"--loss-weight {spec!r}: expected TERM=NUMBER") from None
+    return weights
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        loss_weights = parse_loss_weights(args.loss_weight)
+    except ValueError as error:
+        print(f"train_fusion: error: {error}", file=sys.stderr)
+        return 2
     cfg = FusionTrainConfig(
         arch=args.arch,
         arch_overrides={"with_cp": True} if args.with_cp else {},
@@ -159,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         log_every=args.log_interval,
         seed=args.seed,
         amp=not args.no_amp,
+        loss_weights=loss_weights,
+        loss_padding=args.loss_padding,
     )
     try:
         if args.init:

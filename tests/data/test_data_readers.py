@@ -314,3 +314,28 @@ def test_unknown_options_list_choices(layout):
         read_pairs_folder(layout.root / "ir", layout.root / "vi", on_error="ignore")
     with pytest.raises(ValueError, match=r"det_format must be one of"):
         read_llvip(layout.root, det_format="yolo")
+
+
+def test_yolo_parser_accepts_the_quirks_of_real_files_and_names_bad_lines(tmp_path):
+    from tsjnet_plugin.data.labels import read_yolo_boxes
+
+    quirky = tmp_path / "quirky.txt"
+    # Several spaces and a tab between fields, trailing spaces, a blank line, no final newline.
+    quirky.write_text("0  0.5  0.5  0.2  0.4  \n\n2\t0.25 0.75 0.1 0.2   ")
+    boxes, labels = read_yolo_boxes(quirky, 3, height=100, width=200)
+    assert labels.tolist() == [0, 2]
+    assert boxes.ravel().tolist() == pytest.approx([80, 30, 120, 70, 40, 65, 60, 85])
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    boxes, labels = read_yolo_boxes(empty, 3, height=100, width=200)
+    assert boxes.shape == (0, 4) and labels.shape == (0,)
+    broken = tmp_path / "broken.txt"
+    broken.write_text("0 0.5 0.5 0.2 0.4\n1 0.5 0.5 0.2 wide\n")
+    with pytest.raises(DatasetError, match=r"broken.txt:2: expected 'class cx cy w h'"):
+        read_yolo_boxes(broken, 3, height=100, width=200)
+    broken.write_text("0 0.5 0.5 0.2 0.4 0.9\n")
+    with pytest.raises(DatasetError, match=r"broken.txt:1: expected"):
+        read_yolo_boxes(broken, 3, height=100, width=200)
+    broken.write_text("1.5 0.5 0.5 0.2 0.4\n")
+    with pytest.raises(DatasetError, match=r"broken.txt:1: expected"):
+        read_yolo_boxes(broken, 3, height=100, width=200)

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 from tsjnet_plugin.data import (
+    msrs_lighting,
+    read_dataset,
     read_image_size,
     read_ir,
+    read_msrs_det,
     read_pairs_folder,
     read_roadscene,
     read_visible,
@@ -53,3 +56,48 @@ def test_roadscene():
     _assert_pairs_match(dataset)
     assert [r.sample_id for r in read_roadscene(root)] == [r.sample_id for r in dataset]
     assert read_ir(dataset[0].ir_path).shape == (dataset[0].height, dataset[0].width)
+
+
+MSRS_DET = SHARED_DATA / "msrs_det"
+# Boxes per class (person, bicycle, car) in each label variant, as msrs_det/README.md states.
+MSRS_DET_COUNTS = {
+    "labels": (730, 110, 385),
+    "labels_infrared": (956, 202, 318),
+    "labels_visible": (368, 115, 326),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(MSRS_DET_COUNTS))
+def test_msrs_det_labels_parse_with_the_readme_counts(variant):
+    dataset = read_msrs_det(MSRS_DET, "all", labels=variant)
+    assert len(dataset) == 301
+    assert dataset.thing_classes == ("person", "bicycle", "car")
+    labels = np.concatenate([r.labels for r in dataset])
+    assert tuple(np.bincount(labels, minlength=3)) == MSRS_DET_COUNTS[variant]
+    if variant == "labels":
+        assert sum(len(r.boxes) == 0 for r in dataset) == 27  # empty files: no objects
+    for record in dataset:
+        assert (record.boxes[:, 2:] > record.boxes[:, :2]).all()
+        assert (record.boxes[:, 2] <= record.width).all() and (record.boxes[:, 3] <= 480).all()
+
+
+def test_msrs_det_split_is_deterministic_disjoint_and_has_day_and_night():
+    train = read_msrs_det(MSRS_DET, "train")
+    test = read_msrs_det(MSRS_DET, "test")
+    train_ids, test_ids = [r.sample_id for r in train], [r.sample_id for r in test]
+    assert (len(train_ids), len(test_ids)) == (226, 75)
+    assert not set(train_ids) & set(test_ids)
+    assert sorted(train_ids + test_ids) == [r.sample_id for r in read_msrs_det(MSRS_DET, "all")]
+    assert train_ids == [r.sample_id for r in read_msrs_det(MSRS_DET, "train")]
+    for ids in (train_ids, test_ids):
+        assert {msrs_lighting(i) for i in ids} == {"day", "night"}
+    # Contiguous by name within each lighting: every test night name follows every train one.
+    night = [i for i in train_ids if msrs_lighting(i) == "night"]
+    assert max(night) < min(i for i in test_ids if msrs_lighting(i) == "night")
+    assert (train.name, test.name) == ("msrs_det_train", "msrs_det_test")
+    assert (
+        read_msrs_det(MSRS_DET, "test", labels="labels_infrared").name == "msrs_det_test_infrared"
+    )
+    assert read_dataset("msrs_det", MSRS_DET, "test").name == "msrs_det_test"
+    with pytest.raises(ValueError, match="labels must be one of"):
+        read_msrs_det(MSRS_DET, labels="labels_thermal")

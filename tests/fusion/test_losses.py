@@ -122,3 +122,39 @@ def test_losses_stay_float32_under_autocast():
     for name, value in plain.items():
         assert mixed[name].dtype == torch.float32
         assert mixed[name].item() == pytest.approx(value.item(), rel=1e-5), name
+
+
+def test_reflect_padded_loss_equals_the_official_one_away_from_the_border():
+    torch.manual_seed(0)
+    x, y = torch.rand(2, 2, 1, 24, 30, dtype=torch.float64)
+    zeros, reflect = sobel_magnitude(x, "zeros"), sobel_magnitude(x, "reflect")
+    assert torch.equal(zeros[..., 1:-1, 1:-1], reflect[..., 1:-1, 1:-1])
+    assert not torch.allclose(zeros[..., 0, :], reflect[..., 0, :])
+    ssim_zeros, ssim_reflect = ssim_map(x, y, padding="zeros"), ssim_map(x, y, padding="reflect")
+    assert torch.allclose(ssim_zeros[..., 5:-5, 5:-5], ssim_reflect[..., 5:-5, 5:-5], atol=1e-12)
+    assert not torch.allclose(ssim_zeros[..., :5, :], ssim_reflect[..., :5, :])
+
+
+def test_reflect_padding_has_no_border_gradient_bias():
+    constant = torch.full((1, 1, 16, 20), 0.6)
+    assert sobel_magnitude(constant, "reflect").abs().max().item() == 0.0
+    # Zero padding makes the border of a constant image an edge: the bias the official loss has.
+    assert sobel_magnitude(constant, "zeros")[..., 0, :].min().item() > 0.5
+    # A fused image equal to the constant sources has zero gradient loss only with reflection.
+    assert GradientLoss("reflect")(constant, constant, constant).item() == 0.0
+    darker = torch.full_like(constant, 0.3)
+    # With zeros, the darker (but equally flat) fused image earns a gradient loss at the border.
+    assert GradientLoss("zeros")(darker, constant, constant).item() > 0.0
+    assert GradientLoss("reflect")(darker, constant, constant).item() == 0.0
+
+
+def test_loss_padding_defaults_follow_the_arch_and_bad_values_are_refused():
+    from tsjnet_plugin.fusion import FusionFrontEnd
+    from tsjnet_plugin.fusion.losses import default_loss_padding
+
+    assert default_loss_padding("official") == "zeros"
+    assert default_loss_padding("fast") == "reflect"
+    assert FusionFrontEnd("tiny").criterion.padding == "reflect"
+    assert FusionFrontEnd("tiny", loss_padding="zeros").criterion.padding == "zeros"
+    with pytest.raises(ValueError, match="'zeros' or 'reflect'"):
+        TSJFusionLoss(padding="circular")

@@ -306,3 +306,27 @@ def test_cli_killed_and_resumed_from_the_previous_checkpoint_reproduces_the_loss
     assert sorted(got) == sorted(expected) == list(range(1, 9))
     for iteration, value in expected.items():
         assert got[iteration] == pytest.approx(value, rel=1e-6), iteration
+
+
+def test_selection_score_prefers_a_clean_image_over_it_plus_noise():
+    from tsjnet_plugin.metrics.folders import read_gray
+    from tsjnet_plugin.training.validation import QUALITY_METRICS, selection_score
+
+    ir = read_gray(ROOT / "assets/samples/ir/00004N.png")[100:260, 200:400]
+    vis = read_gray(ROOT / "assets/samples/vi/00004N.png")[100:260, 200:400]
+    names = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM")
+    reference = evaluate_fusion(np.maximum(ir, vis), ir, vis, names)
+    # A clean fusion below the max on sharpness, and the same image with sensor-like noise.
+    clean = np.round(0.55 * np.maximum(ir, vis) + 0.45 * (ir + vis) / 2)
+    noise = np.random.default_rng(0).normal(0, 6, clean.shape)
+    noisy = np.clip(np.round(clean + noise), 0, 255)
+    clean_scores = evaluate_fusion(clean, ir, vis, names)
+    noisy_scores = evaluate_fusion(noisy, ir, vis, names)
+    assert noisy_scores["SF"] > clean_scores["SF"] and noisy_scores["AG"] > clean_scores["AG"]
+    assert selection_score(clean_scores, reference) > selection_score(noisy_scores, reference)
+    assert selection_score(reference, reference) == pytest.approx(1.0)
+
+    def old_score(means):  # the mean ratio to the max that picked a noisy checkpoint before
+        return np.mean([means[n] / reference[n] for n in QUALITY_METRICS])
+
+    assert old_score(noisy_scores) > old_score(clean_scores)

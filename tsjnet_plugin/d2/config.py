@@ -46,6 +46,9 @@ def add_tsjnet_config(cfg: CN) -> CN:
     tsj.FUSION_LOSS.RECON_VIS = 6.0
     tsj.FUSION_LOSS.RECON_IR = 1.0
     tsj.FUSION_LOSS.WEIGHT = 1.0
+    # "zeros" (official) or "reflect" for the loss's Sobel/SSIM; "": the arch's default
+    # ("zeros" for official, "reflect" for the reduced presets; docs/deviations.md).
+    tsj.FUSION_LOSS.PADDING = ""
 
     # Detector: any detectron2 meta-architecture that takes images and returns a loss dict
     # (GeneralizedRCNN for Faster/Cascade R-CNN, RetinaNet, ...); "" disables detection.

@@ -73,8 +73,19 @@ _BUILTIN: dict[str, tuple[str, str, str | None]] = {
     "m3fd_test": ("m3fd", "M3FD", "test"),
     "llvip_train": ("llvip", "LLVIP", "train"),
     "llvip_test": ("llvip", "LLVIP", "test"),
+    "msrs_det_train": ("msrs_det", "msrs_det", "train"),
+    "msrs_det_test": ("msrs_det", "msrs_det", "test"),
 }
-_LAYOUT_HINT = {"msrs": "MSRS", "m3fd": "M3FD", "llvip": "LLVIP"}
+# The other label variants of the MSRS detection pairs: name -> (split, labels folder).
+_MSRS_DET_VARIANTS = {
+    f"msrs_det_{split}_{modality}": (split, f"labels_{modality}")
+    for split in ("train", "test")
+    for modality in ("infrared", "visible")
+}
+_BUILTIN.update(
+    {name: ("msrs_det", "msrs_det", split) for name, (split, _) in _MSRS_DET_VARIANTS.items()}
+)
+_LAYOUT_HINT = {"msrs": "MSRS", "m3fd": "M3FD", "llvip": "LLVIP", "msrs_det": "msrs_det"}
 
 
 def pair_dataset_to_dicts(ds: PairDataset) -> list[dict[str, Any]]:
@@ -212,7 +223,10 @@ class _BuiltinLoader:
                 f"{_LAYOUT_HINT[self.reader]} layout (docs/data.md) there, or point "
                 f"{DATASETS_ENV} or register_builtin(root=...) at the folder that holds it"
             )
-        return read_dataset(self.reader, self.folder, self.split, name=self.name)
+        options = {}
+        if self.name in _MSRS_DET_VARIANTS:
+            options["labels"] = _MSRS_DET_VARIANTS[self.name][1]
+        return read_dataset(self.reader, self.folder, self.split, name=self.name, **options)
 
 
 def prepare_synthetic(
@@ -258,8 +272,10 @@ def register_builtin(root: str | os.PathLike[str] | None = None) -> list[str]:
     `root/synthetic` with `write_synthetic_msrs`' defaults on first use (reused afterwards).
     `msrs_train` / `msrs_test` (`root/MSRS`), `m3fd` (all), `m3fd_train` / `m3fd_test`
     (`root/M3FD`, the deterministic split of `read_m3fd`), `llvip_train` /
-    `llvip_test` (`root/LLVIP`): a missing folder raises `DatasetError` when the dataset is
-    loaded, not here.
+    `llvip_test` (`root/LLVIP`), `msrs_det_train` / `msrs_det_test` (`root/msrs_det`, the MSRS
+    pairs with detection boxes and the split of `read_msrs_det`; `..._infrared` and
+    `..._visible` for the other label variants): a missing folder raises `DatasetError` when
+    the dataset is loaded, not here.
 
     Args:
         root: the datasets folder; default: the `TSJNET_DATASETS` environment variable, else

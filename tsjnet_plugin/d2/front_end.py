@@ -32,6 +32,7 @@ def build_fusion_front_end(cfg: CfgNode) -> FusionFrontEnd:
             "recon_ir": weights.RECON_IR,
         },
         loss_weight=weights.WEIGHT,
+        loss_padding=weights.PADDING or None,
         attention_backend=tsj.ATTENTION_BACKEND,
         with_cp=tsj.WITH_CP,
     )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .readers import read_llvip, read_m3fd, read_msrs, read_roadscene, read_tno
+from .readers import read_llvip, read_m3fd, read_msrs, read_msrs_det, read_roadscene, read_tno
 from .records import PairDataset
 from .synthetic import write_synthetic_msrs
 
@@ -25,6 +25,7 @@ def _read_synthetic(
 # reader name -> (function(root, [split,] **reader_args), whether it takes a split)
 READERS: dict[str, tuple[Callable[..., PairDataset], bool]] = {
     "msrs": (read_msrs, True),
+    "msrs_det": (read_msrs_det, True),
     "llvip": (read_llvip, True),
     "synthetic": (_read_synthetic, True),
     "m3fd": (read_m3fd, True),
@@ -39,7 +40,8 @@ def read_dataset(
     """Index a dataset with one of :data:`READERS`.
 
     Args:
-        reader: "msrs", "llvip", "synthetic" (these take a split, default "train"), "m3fd"
+        reader: "msrs", "msrs_det", "llvip", "synthetic" (these take a split, default
+            "train"), "m3fd"
             (split "train" or "test" of our deterministic split, default all pairs),
             "roadscene" or "tno" (these take none).
         root: the dataset folder.

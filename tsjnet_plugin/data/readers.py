@@ -44,10 +44,14 @@ __all__ = [
     "LLVIP_CLASSES",
     "M3FD_CLASSES",
     "M3FD_TEST_EVERY",
+    "MSRS_DET_LABELS",
+    "MSRS_DET_TEST_FRACTION",
     "MSRS_SEG_CLASSES",
+    "msrs_lighting",
     "read_llvip",
     "read_m3fd",
     "read_msrs",
+    "read_msrs_det",
     "read_pairs_folder",
     "read_roadscene",
     "read_tno",
@@ -78,6 +82,12 @@ LLVIP_CLASSES = ("person",)
 # M3FD has no official split: of the IR images sorted by name, every M3FD_TEST_EVERY-th (the
 # 10th, 20th, ...: 00009, 00019, ... of the release's 00000-04199) is the test split.
 M3FD_TEST_EVERY = 10
+# The label variants of the MSRS detection labels (Lele-3/MSRS-detection-label): objects seen in
+# either modality, in the infrared image, in the visible image.
+MSRS_DET_LABELS = ("labels", "labels_infrared", "labels_visible")
+# Our split of the MSRS detection pairs: in each lighting group (day `*D`, night `*N`) sorted by
+# name, the last quarter is "test" (contiguous, so that neighbouring video frames stay together).
+MSRS_DET_TEST_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,72 @@ def read_msrs(
         detection=detection,
         on_error=on_error,
         box_outside=box_outside,
+    )
+
+
+def msrs_lighting(sample_id: str) -> Literal["day", "night"] | None:
+    """ "day" or "night" from an MSRS file stem (`00123D`, `00004N`); None for other names."""
+    return {"D": "day", "N": "night"}.get(sample_id[-1:].upper())
+
+
+def read_msrs_det(
+    root: PathLike,
+    split: str = "train",
+    *,
+    labels: str = "labels",
+    name: str | None = None,
+    on_error: OnError = "raise",
+    box_outside: BoxOutside = "raise",
+) -> PairDataset:
+    """Index the MSRS pairs with detection boxes (`shared/data/msrs_det` layout) and our split.
+
+    Layout: `root/classes.txt` (person, bicycle, car) and `root/test/{ir,vi,<labels>}/`, the MSRS
+    test images with the YOLO boxes of the MSRS detection labels; `labels` picks the variant of
+    :data:`MSRS_DET_LABELS` (objects seen in either modality, in IR only, in visible only).
+
+    Split (deterministic, from the file names alone): the pairs are grouped by lighting (stem
+    ending in `D` or `N`; other names form a third group), each group sorted by name, and the
+    last `round(MSRS_DET_TEST_FRACTION * n)` of each group are "test", the rest "train" (of the
+    301 pairs: 226 train, 75 test, day and night in both). "all" is every pair.
+
+    Args:
+        root: the folder that holds `classes.txt` and `test/`.
+        split: "train", "test" or "all".
+        labels: the label variant (a folder of `root/test/`).
+        name: dataset name; default "msrs_det_<split>" (plus the variant when it is not
+            "labels").
+        on_error: "raise" or "skip" for per-sample problems.
+        box_outside: "raise" or "clip" for boxes leaving the image.
+    """
+    _check_choice("split", split, ("train", "test", "all"))
+    _check_choice("labels", labels, MSRS_DET_LABELS)
+    root = _existing_dir(root, "MSRS detection root")
+    images = _existing_dir(root / "test", "MSRS detection images")
+    label_dir = _existing_dir(images / labels, f"MSRS detection labels {labels!r}")
+    detection = _find_detection(
+        "yolo", {"yolo": [label_dir]}, None, [root / "classes.txt", label_dir / "classes.txt"]
+    )
+    ir_dir = images / "ir"
+    stems = None
+    if split != "all":
+        groups: dict[str | None, list[str]] = defaultdict(list)
+        for stem in sorted(_index_images(ir_dir, "infrared")):
+            groups[msrs_lighting(stem)].append(stem)
+        test = set()
+        for group in groups.values():
+            count = round(MSRS_DET_TEST_FRACTION * len(group))
+            test.update(group[len(group) - count :])
+        every = {stem for group in groups.values() for stem in group}
+        stems = test if split == "test" else every - test
+    variant = "" if labels == "labels" else f"_{labels.removeprefix('labels_')}"
+    return _read_layout(
+        name or f"msrs_det_{split}{variant}",
+        ir_dir,
+        images / "vi",
+        detection=detection,
+        on_error=on_error,
+        box_outside=box_outside,
+        stems=stems,
     )
 
 

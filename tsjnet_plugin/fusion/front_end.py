@@ -24,7 +24,7 @@ from torch import nn
 from ..data.packing import PAIR_CHANNELS
 from .checkpoint import load_checkpoint
 from .color import recolor, rgb_to_y
-from .losses import FusionLossWeights, TSJFusionLoss
+from .losses import FusionLossWeights, LossPadding, TSJFusionLoss, default_loss_padding
 from .official import TSJNet, build_fusion_model
 
 __all__ = ["FusedBatch", "FusionFrontEnd", "split_pair"]
@@ -71,6 +71,8 @@ class FusionFrontEnd(nn.Module):
         freeze: keep the network fixed (no gradients, eval mode, no fusion loss).
         loss_weights: `FusionLossWeights` fields by name (official 20, 20, 10, 0.1, 6, 1).
         loss_weight: factor on the whole fusion loss; 0 computes none.
+        loss_padding: "zeros" or "reflect" for the loss's Sobel and SSIM; default: the
+            preset's (`default_loss_padding`: "zeros" for "official", else "reflect").
         **overrides: `TSJNetConfig` fields, e.g. `attention_backend="torch"`.
 
     The network is `self.net` (state dict keys `net.*`); state dicts saved with the network's
@@ -85,6 +87,7 @@ class FusionFrontEnd(nn.Module):
         freeze: bool = False,
         loss_weights: Mapping[str, float] | None = None,
         loss_weight: float = 1.0,
+        loss_padding: LossPadding | None = None,
         **overrides: Any,
     ) -> None:
         super().__init__()
@@ -93,7 +96,10 @@ class FusionFrontEnd(nn.Module):
         self.net: TSJNet = build_fusion_model(arch, **overrides)
         if checkpoint:
             load_checkpoint(self.net, checkpoint)
-        self.criterion = TSJFusionLoss(FusionLossWeights(**dict(loss_weights or {})))
+        self.criterion = TSJFusionLoss(
+            FusionLossWeights(**dict(loss_weights or {})),
+            loss_padding or default_loss_padding(arch),
+        )
         self.freeze = freeze
         self.loss_weight = float(loss_weight)
         if freeze:

@@ -9,11 +9,19 @@ All images are ``[B, 1, H, W]`` float in [0, 1]; every "mean" is over all elemen
 * reconstruction: ``MSE(V, V_hat)`` and ``MSE(I, I_hat)``.
 
 Official total: ``20 int + 20 grad + 10 ssim + 0.1 div + 6 rec_vis + 1 rec_ir``.
+
+Padding (``padding``): the official loss zero-pads its Sobel and SSIM convolutions, so an image
+border looks like a strong edge next to black; the network learns a bright frame to match it.
+``"reflect"`` pads by reflection instead: equal to the official terms away from the border
+(more than 1 pixel for Sobel, 5 for SSIM) and without the border bias (a constant image has
+zero gradient everywhere). The official preset keeps ``"zeros"``; every other preset trains
+with ``"reflect"`` (:func:`default_loss_padding`; docs/deviations.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +35,9 @@ __all__ = [
     "GradientLoss",
     "GradientWeightedSSIMLoss",
     "IntensityLoss",
+    "LossPadding",
     "TSJFusionLoss",
+    "default_loss_padding",
     "gaussian_window",
     "sobel_magnitude",
     "ssim",
@@ -37,11 +47,34 @@ __all__ = [
 SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
 SOBEL_Y = ((1.0, 2.0, 1.0), (0.0, 0.0, 0.0), (-1.0, -2.0, -1.0))
 
+LossPadding = Literal["zeros", "reflect"]
 
-def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
-    """``|Kx * x| + |Ky * x|`` with zero padding: ``[B, 1, H, W] -> [B, 1, H, W]`` (>= 0)."""
+
+def default_loss_padding(arch: str) -> LossPadding:
+    """The loss padding a preset trains with: ``"zeros"`` (official) for ``"official"``,
+    ``"reflect"`` for the others."""
+    return "zeros" if arch == "official" else "reflect"
+
+
+def _same_conv(x: torch.Tensor, kernels: torch.Tensor, padding: LossPadding) -> torch.Tensor:
+    """``conv2d`` with an odd square kernel and "same" output size, padded by ``padding``."""
+    if padding not in ("zeros", "reflect"):
+        raise ValueError(f"loss padding must be 'zeros' or 'reflect', got {padding!r}")
+    pad = kernels.shape[-1] // 2
+    if padding == "zeros":
+        return F.conv2d(x, kernels, padding=pad)
+    if min(x.shape[-2:]) <= pad:
+        raise ValueError(
+            f"reflect padding of {pad} needs images larger than {pad} pixels, got "
+            f"{tuple(x.shape[-2:])}"
+        )
+    return F.conv2d(F.pad(x, (pad,) * 4, mode="reflect"), kernels)
+
+
+def sobel_magnitude(x: torch.Tensor, padding: LossPadding = "zeros") -> torch.Tensor:
+    """``|Kx * x| + |Ky * x|``: ``[B, 1, H, W] -> [B, 1, H, W]`` (>= 0), padded by ``padding``."""
     kernels = torch.tensor((SOBEL_X, SOBEL_Y), dtype=x.dtype, device=x.device).unsqueeze(1)
-    return F.conv2d(x, kernels, padding=1).abs().sum(dim=1, keepdim=True)
+    return _same_conv(x, kernels, padding).abs().sum(dim=1, keepdim=True)
 
 
 def gaussian_window(
@@ -55,9 +88,14 @@ def gaussian_window(
 
 
 def ssim_map(
-    x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: float = 1.5
+    x: torch.Tensor,
+    y: torch.Tensor,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    padding: LossPadding = "zeros",
 ) -> torch.Tensor:
-    """Per-pixel SSIM (Gaussian window, zero "same" padding, C1 = 0.01^2, C2 = 0.03^2, range 1).
+    """Per-pixel SSIM (Gaussian window, "same" output padded by ``padding``, C1 = 0.01^2,
+    C2 = 0.03^2, range 1).
 
     Args:
         x, y: ``[B, 1, H, W]`` in [0, 1].
@@ -66,20 +104,19 @@ def ssim_map(
         ``[B, 1, H, W]``, at most 1.
     """
     window = gaussian_window(window_size, sigma, x.dtype, x.device)
-    pad = window_size // 2
-    mu_x = F.conv2d(x, window, padding=pad)
-    mu_y = F.conv2d(y, window, padding=pad)
-    var_x = F.conv2d(x * x, window, padding=pad) - mu_x**2
-    var_y = F.conv2d(y * y, window, padding=pad) - mu_y**2
-    cov = F.conv2d(x * y, window, padding=pad) - mu_x * mu_y
+    mu_x = _same_conv(x, window, padding)
+    mu_y = _same_conv(y, window, padding)
+    var_x = _same_conv(x * x, window, padding) - mu_x**2
+    var_y = _same_conv(y * y, window, padding) - mu_y**2
+    cov = _same_conv(x * y, window, padding) - mu_x * mu_y
     c1, c2 = 0.01**2, 0.03**2
     numerator = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
     return numerator / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def ssim(x: torch.Tensor, y: torch.Tensor, padding: LossPadding = "zeros") -> torch.Tensor:
     """Mean of :func:`ssim_map` over all pixels and the batch (a scalar tensor)."""
-    return ssim_map(x, y).mean()
+    return ssim_map(x, y, padding=padding).mean()
 
 
 class IntensityLoss(nn.Module):
@@ -90,24 +127,36 @@ class IntensityLoss(nn.Module):
 
 
 class GradientLoss(nn.Module):
-    """``mean |sobel(fused) - max(sobel(vis), sobel(ir))|``."""
+    """``mean |sobel(fused) - max(sobel(vis), sobel(ir))|``, Sobel padded by ``padding``."""
+
+    def __init__(self, padding: LossPadding = "zeros") -> None:
+        super().__init__()
+        self.padding = padding
 
     def forward(self, fused: torch.Tensor, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-        target = torch.maximum(sobel_magnitude(vis), sobel_magnitude(ir))
-        return F.l1_loss(sobel_magnitude(fused), target)
+        target = torch.maximum(
+            sobel_magnitude(vis, self.padding), sobel_magnitude(ir, self.padding)
+        )
+        return F.l1_loss(sobel_magnitude(fused, self.padding), target)
 
 
 class GradientWeightedSSIMLoss(nn.Module):
     """``1 - (w_V SSIM(vis, fused) + w_I SSIM(ir, fused))``, ``w_X = g_X / (g_V + g_I)``.
 
-    ``g_X`` is the batch mean of the Sobel magnitude of ``X`` (a scalar, as in the official code).
+    ``g_X`` is the batch mean of the Sobel magnitude of ``X`` (a scalar, as in the official code);
+    Sobel and SSIM windows are padded by ``padding``.
     """
 
+    def __init__(self, padding: LossPadding = "zeros") -> None:
+        super().__init__()
+        self.padding = padding
+
     def forward(self, fused: torch.Tensor, vis: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-        g_vis = sobel_magnitude(vis).mean()
-        g_ir = sobel_magnitude(ir).mean()
+        g_vis = sobel_magnitude(vis, self.padding).mean()
+        g_ir = sobel_magnitude(ir, self.padding).mean()
         total = (g_vis + g_ir).clamp_min(torch.finfo(fused.dtype).eps)
-        return 1 - (g_vis / total * ssim(vis, fused) + g_ir / total * ssim(ir, fused))
+        similarity = g_vis / total * ssim(vis, fused, self.padding)
+        return 1 - (similarity + g_ir / total * ssim(ir, fused, self.padding))
 
 
 class AttentionDiversityLoss(nn.Module):
@@ -140,14 +189,21 @@ class TSJFusionLoss(nn.Module):
 
     Args:
         weights: term weights; a zero weight skips that term.
+        padding: how the Sobel and SSIM convolutions pad: ``"zeros"`` (official) or
+            ``"reflect"`` (no bright-border bias; see the module docstring).
     """
 
-    def __init__(self, weights: FusionLossWeights | None = None) -> None:
+    def __init__(
+        self, weights: FusionLossWeights | None = None, padding: LossPadding = "zeros"
+    ) -> None:
         super().__init__()
+        if padding not in ("zeros", "reflect"):
+            raise ValueError(f"loss padding must be 'zeros' or 'reflect', got {padding!r}")
         self.weights = weights or FusionLossWeights()
+        self.padding = padding
         self.intensity = IntensityLoss()
-        self.gradient = GradientLoss()
-        self.ssim = GradientWeightedSSIMLoss()
+        self.gradient = GradientLoss(padding)
+        self.ssim = GradientWeightedSSIMLoss(padding)
         self.diversity = AttentionDiversityLoss()
 
     def forward(

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from ..fusion import FusionLossWeights, TSJFusionLoss, TSJNet, build_fusion_model
 from ..fusion.checkpoint import atomic_torch_save, checkpoint_payload, read_checkpoint
 from ..fusion.checkpoint import load_checkpoint as load_fusion_weights
+from ..fusion.losses import default_loss_padding
 from ..visualize import plot_loss_curves
 from .pairs import CropStream, LoadedPair
 from .resume import newest_readable_checkpoint
@@ -65,6 +66,8 @@ class FusionTrainConfig:
         amp: mixed precision on CUDA (bfloat16 where supported, else float16 with a GradScaler);
             ignored on CPU.
         loss_weights: the fusion loss weights (official by default).
+        loss_padding: "zeros" or "reflect" for the loss's Sobel and SSIM; None: the arch's
+            default (:func:`~tsjnet_plugin.fusion.losses.default_loss_padding`).
     """
 
     arch: str = "fast"
@@ -83,6 +86,7 @@ class FusionTrainConfig:
     seed: int = 0
     amp: bool = True
     loss_weights: dict[str, float] = field(default_factory=lambda: asdict(FusionLossWeights()))
+    loss_padding: str | None = None
 
 
 def cosine_with_warmup(iterations: int, warmup: int, min_ratio: float) -> Callable[[int], float]:
@@ -137,7 +141,10 @@ class FusionTrainer:
         self.crop = cfg.crop or self.model.cfg.min_side - 2 * self.model.cfg.border
         self.stream = CropStream(train_pairs, self.crop, cfg.batch_size, cfg.seed)
         self.validator = FusionValidator(val_pairs)
-        self.criterion = TSJFusionLoss(FusionLossWeights(**cfg.loss_weights))
+        self.criterion = TSJFusionLoss(
+            FusionLossWeights(**cfg.loss_weights),
+            cfg.loss_padding or default_loss_padding(cfg.arch),
+        )
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -328,7 +335,7 @@ def plot_validation(log_path: Path, baselines: dict[str, dict[str, float]], out_
     figure = Figure(figsize=(3.2 * columns, 2.6 * math.ceil((len(names) + 1) / columns)))
     FigureCanvasAgg(figure)
     steps = [r["iteration"] for r in rows]
-    panels = [("score (mean ratio to max)", [r["score"] for r in rows], None)] + [
+    panels = [("selection score (max = 1)", [r["score"] for r in rows], None)] + [
         (name, [r["validation"][name] for r in rows], name) for name in names
     ]
     for index, (title, values, metric) in enumerate(panels, start=1):

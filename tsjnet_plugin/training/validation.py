@@ -21,11 +21,44 @@ from ..metrics.folders import read_gray
 from ..visualize import make_grid
 from .pairs import LoadedPair
 
-__all__ = ["QUALITY_METRICS", "VAL_METRICS", "FusionValidator", "baseline_fusions", "fuse"]
+__all__ = [
+    "CONTRAST_METRICS",
+    "FIDELITY_METRICS",
+    "QUALITY_METRICS",
+    "VAL_METRICS",
+    "FusionValidator",
+    "baseline_fusions",
+    "fuse",
+    "selection_score",
+]
 
 VAL_METRICS = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM")
 # The metrics the quality bar compares with the per-pixel max (MI rewards copying a source).
 QUALITY_METRICS = ("EN", "SD", "SF", "AG", "SCD", "VIF", "Qabf", "SSIM")
+# The two halves of the selection score: how faithfully the fused image carries the sources'
+# information and structure, and how much contrast and detail it has. Noise raises the second
+# (SF and AG above all) and lowers the first.
+FIDELITY_METRICS = ("VIF", "Qabf", "SSIM", "MI")
+CONTRAST_METRICS = ("EN", "SD", "SF", "AG", "SCD")
+
+
+def selection_score(means: Mapping[str, float], reference: Mapping[str, float]) -> float:
+    """Model-selection score of metric means against a reference (the per-pixel max).
+
+    ``0.5 * mean(ratio, fidelity) + 0.5 * mean(min(ratio, 1), contrast)``, where ``ratio`` is a
+    metric over the reference's value, the fidelity metrics are :data:`FIDELITY_METRICS` and the
+    contrast metrics :data:`CONTRAST_METRICS`. Contrast and sharpness earn up to the reference
+    and no more, so sharpening past it (which amplified noise does) cannot make up for lost
+    fidelity; the reference itself scores 1. Metrics missing from either mapping are left out.
+    """
+    halves = []
+    for names, cap in ((FIDELITY_METRICS, None), (CONTRAST_METRICS, 1.0)):
+        ratios = [means[n] / reference[n] for n in names if n in means and n in reference]
+        if ratios:
+            halves.append(float(np.mean([r if cap is None else min(r, cap) for r in ratios])))
+    if not halves:
+        raise ValueError(f"no metric of {FIDELITY_METRICS + CONTRAST_METRICS} in both mappings")
+    return float(np.mean(halves))
 
 
 @torch.no_grad()
@@ -70,9 +103,8 @@ class FusionValidator:
         self.baselines = {method: mean_scores(rows) for method, rows in per_method.items()}
 
     def score(self, means: Mapping[str, float]) -> float:
-        """Model-selection score: mean ratio to the per-pixel max over the quality metrics."""
-        names = [n for n in QUALITY_METRICS if n in means and n in self.baselines["max"]]
-        return float(np.mean([means[n] / self.baselines["max"][n] for n in names]))
+        """Model-selection score: :func:`selection_score` against the per-pixel max."""
+        return selection_score(means, self.baselines["max"])
 
     def beats_max(self, means: Mapping[str, float]) -> list[str]:
         """Quality metrics on which ``means`` is above the per-pixel max baseline."""
