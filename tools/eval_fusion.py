@@ -5,7 +5,9 @@ Example:
         --fused out/tsjnet --fused out/cddfuse --name TSJNet --name CDDFuse --out results/msrs
 
 Files are matched by stem across folders. Writes PREFIX.json (per method: per image and mean),
-PREFIX.csv and PREFIX.png (bar chart of the means), and prints the table of means. Metric
+PREFIX.csv and PREFIX.png (bar chart of the means), and prints the table of means. Each
+``--crop STEM:X,Y,W,H`` adds a row to PREFIX_crops.png: that window of IR, visible, per-pixel max
+and every method, enlarged 2x (nearest neighbour) to show noise, halos and frames. Metric
 conventions follow the MMIF-CDDFuse reference evaluator; see docs/metrics.md.
 """
 
@@ -18,7 +20,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tsjnet_plugin.metrics import METRIC_NAMES, evaluate_folders
+from tsjnet_plugin.metrics.folders import crop_comparison
 from tsjnet_plugin.metrics.report import format_table, plot_means, write_csv, write_json
+from tsjnet_plugin.visualize import make_grid
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,8 +38,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--metrics", nargs="+", default=list(METRIC_NAMES), choices=METRIC_NAMES, metavar="M"
     )
+    parser.add_argument(
+        "--crop",
+        action="append",
+        default=[],
+        metavar="STEM:X,Y,W,H",
+        help="a window to show side by side at 2x in PREFIX_crops.png (repeatable)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output prefix (no suffix)")
     return parser.parse_args(argv)
+
+
+def parse_crop(spec: str) -> tuple[str, tuple[int, int, int, int]]:
+    """``"STEM:X,Y,W,H"`` -> ``(stem, (x, y, w, h))``."""
+    stem, _, window = spec.rpartition(":")
+    try:
+        x, y, w, h = (int(v) for v in window.split(","))
+    except ValueError:
+        raise ValueError(f"--crop {spec!r}: expected STEM:X,Y,W,H with integer pixels") from None
+    if not stem:
+        raise ValueError(f"--crop {spec!r}: expected STEM:X,Y,W,H with integer pixels")
+    return stem, (x, y, w, h)
 
 
 def method_folders(fused: list[Path], names: list[str] | None) -> dict[str, Path]:
@@ -52,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         methods = method_folders(args.fused, args.name)
+        crops = [parse_crop(spec) for spec in args.crop]
+        panels = crop_comparison(args.ir, args.vis, methods, crops) if crops else []
         results = evaluate_folders(
             args.ir,
             args.vis,
@@ -70,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         plot_means(results, args.out.with_name(args.out.name + ".png")),
     ):
         print(f"wrote {written}")
+    if panels:
+        crops_png = args.out.with_name(args.out.name + "_crops.png")
+        width = max(image.shape[1] for _, image in panels)
+        make_grid(panels, columns=len(methods) + 3, min_width=2 * width).save(crops_png)
+        print(f"wrote {crops_png}")
     return 0
 
 

@@ -253,3 +253,40 @@ def test_cli_reports_errors_with_exit_code_2(dataset, tmp_path, capsys):
     assert main([*ir_vis, "--fused", str(root / "max"), "--fused", str(root / "max")]) == 2
     assert "unique" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_crops_show_each_method_at_twice_the_size(dataset):
+    from tsjnet_plugin.metrics.folders import crop_comparison
+
+    root, arrays = dataset["root"], dataset["arrays"]
+    methods = {"max": root / "max", "mean": root / "mean"}
+    panels = crop_comparison(root / "ir", root / "vis", methods, [("b", (4, 6, 20, 10))])
+    assert [title for title, _ in panels] == [
+        f"b {name} (2x)" for name in ("IR", "visible", "per-pixel max", "max", "mean")
+    ]
+    np.testing.assert_array_equal(panels[0][1], arrays["b"]["ir"][6:16, 4:24])
+    np.testing.assert_array_equal(panels[4][1], arrays["b"]["mean"][6:16, 4:24])
+    with pytest.raises(ValueError, match="leaves the 52x48"):
+        crop_comparison(root / "ir", root / "vis", methods, [("b", (40, 0, 20, 10))])
+    with pytest.raises(ValueError, match="no image with that stem"):
+        crop_comparison(root / "ir", root / "vis", methods, [("zz", (0, 0, 4, 4))])
+    out = root / "report" / "cmp"
+    command = [sys.executable, str(REPO / "tools/eval_fusion.py"), "--ir", str(root / "ir")]
+    command += ["--vis", str(root / "vis"), "--fused", str(root / "max"), "--metrics", "EN"]
+    result = subprocess.run(
+        [*command, "--crop", "a:0,0,16,8", "--crop", "b:4,6,16,8", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr
+    picture = Image.open(out.with_name("cmp_crops.png"))
+    # 4 panels a row (IR, visible, per-pixel max, max), 2 rows, each 32x16 plus a 14 px title.
+    assert picture.size == (4 * 32, 2 * (16 + 14))
+    bad = subprocess.run(
+        [*command, "--crop", "a:0,0,16", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert bad.returncode == 2 and "expected STEM:X,Y,W,H" in bad.stderr

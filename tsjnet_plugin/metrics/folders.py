@@ -193,3 +193,43 @@ def evaluate_folders(
         }
         for method, images in per_image.items()
     }
+
+
+def crop_comparison(
+    ir_dir: str | Path,
+    vis_dir: str | Path,
+    fused_dirs: Mapping[str, str | Path],
+    crops: Sequence[tuple[str, tuple[int, int, int, int]]],
+    scale: int = 2,
+) -> list[tuple[str, np.ndarray]]:
+    """Titled crops for a side-by-side picture: per crop, IR | visible | per-pixel max | each
+    method, as gray ``h x w`` uint8 arrays (``visualize.make_grid`` enlarges them ``scale``
+    times with nearest-neighbour sampling, so single pixels, noise and halos stay visible).
+
+    Args:
+        crops: ``(stem, (x, y, w, h))`` windows in pixels; the stem names a pair of the folders.
+
+    Raises:
+        ValueError: an unknown stem or a window outside the image.
+    """
+    ir_index, vis_index = index_images(ir_dir), index_images(vis_dir)
+    method_indexes = {method: index_images(folder) for method, folder in fused_dirs.items()}
+    panels: list[tuple[str, np.ndarray]] = []
+    for stem, (x, y, w, h) in crops:
+        sources = {"IR": ir_index, "visible": vis_index, **method_indexes}
+        missing = [name for name, index in sources.items() if stem not in index]
+        if missing:
+            raise ValueError(f"crop {stem!r}: no image with that stem for {missing}")
+        ir = read_gray(ir_index[stem])
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > ir.shape[1] or y + h > ir.shape[0]:
+            raise ValueError(
+                f"crop {stem}:{x},{y},{w},{h} leaves the {ir.shape[1]}x{ir.shape[0]} (WxH) image"
+            )
+        images = {"IR": ir, "visible": _read_matching(vis_index[stem], ir.shape, ir_index[stem])}
+        images["per-pixel max"] = np.maximum(images["IR"], images["visible"])
+        for method, index in method_indexes.items():
+            images[method] = _read_matching(index[stem], ir.shape, ir_index[stem])
+        for name, image in images.items():
+            crop = image[y : y + h, x : x + w].astype(np.uint8)
+            panels.append((f"{stem} {name} ({scale}x)", crop))
+    return panels
