@@ -78,3 +78,14 @@ def test_to_uint8_image_rounds():
     img = torch.tensor([[[0.0, 0.5, 1.0]]]).view(1, 1, 1, 3)
     assert to_uint8_image(img).tolist() == [[0, 128, 255]]
     assert to_uint8_image(torch.rand(1, 3, 2, 2)).shape == (2, 2, 3)
+
+
+def test_stretch_to_full_range_per_image():
+    from tsjnet_plugin.fusion.color import stretch_to_full_range
+
+    first = torch.tensor([[0.2, 0.4], [0.3, 0.6]])
+    constant = torch.full((2, 2), 0.5)
+    stretched = stretch_to_full_range(torch.stack([first, constant])[:, None])
+    expected = torch.tensor([[0.0, 0.5], [0.25, 1.0]])
+    assert torch.allclose(stretched[0, 0], expected)
+    assert torch.equal(stretched[1, 0], constant)  # nothing to stretch: unchanged

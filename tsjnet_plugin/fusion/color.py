@@ -24,6 +24,7 @@ __all__ = [
     "recolor",
     "rgb_to_y",
     "rgb_to_ycbcr",
+    "stretch_to_full_range",
     "to_uint8_image",
     "to_unit_range",
     "visible_to_tensor",
@@ -94,6 +95,14 @@ def recolor(fused_y: torch.Tensor, vis_rgb: torch.Tensor) -> torch.Tensor:
             f"fused_y {tuple(fused_y.shape)} and vis_rgb {tuple(vis_rgb.shape)} differ"
         )
     return ycbcr_to_rgb(torch.cat([fused_y, chroma.to(fused_y.dtype)], dim=1))
+
+
+def stretch_to_full_range(fused_y: torch.Tensor) -> torch.Tensor:
+    """Min-max stretch each image of ``[B, 1, H, W]`` to [0, 1], as CDDFuse and SeAFusion save
+    their outputs; a constant image is returned unchanged."""
+    low = fused_y.amin(dim=(-2, -1), keepdim=True)
+    span = fused_y.amax(dim=(-2, -1), keepdim=True) - low
+    return torch.where(span > 0, (fused_y - low) / span.clamp_min(1e-12), fused_y)
 
 
 def to_unit_range(image: np.ndarray | torch.Tensor, name: str = "image") -> torch.Tensor:
