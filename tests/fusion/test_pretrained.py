@@ -168,3 +168,20 @@ def test_border_pads_small_inputs_and_crops_back():
     x = torch.rand(2, 1, 5, 7)
     with torch.no_grad():
         assert model(x, x).shape == (2, 1, 5, 7)
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_every_shipped_record_matches_its_file_and_card(name):
+    import hashlib
+
+    entry = PRETRAINED[name]
+    assert entry.name == name and entry.arch in ARCHS
+    assert hashlib.sha256(entry.path.read_bytes()).hexdigest() == entry.sha256
+    assert entry.path.stat().st_size < 5 * 2**20
+    payload = torch.load(entry.path, map_location="cpu", weights_only=True)
+    assert build_model_from_checkpoint(name).cfg.feat_dim == ARCHS[entry.arch].feat_dim
+    assert payload["format"] == "tsjnet_plugin.fusion"
+    card = (ROOT / "docs" / "model_zoo.md").read_text()
+    assert f"## Model card: `{name}`" in card and entry.card == f"model-card-{name}"
+    defaults = [w.name for w in PRETRAINED.values() if w.arch == entry.arch and w.default]
+    assert len(defaults) == 1 and DEFAULT_WEIGHTS[entry.arch] == defaults[0]

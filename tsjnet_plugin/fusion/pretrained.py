@@ -1,9 +1,10 @@
-"""Fusion weights shipped inside the package, loadable by name.
+"""Fusion weights shipped inside the package, loadable by name: one record per file.
 
 A checkpoint argument anywhere in the project (``load_checkpoint``, ``tools/fuse.py
 --checkpoint``, ``MODEL.TSJNET.WEIGHTS``, ``fusion=dict(checkpoint=...)``) may be a file path or
 one of the names in :data:`PRETRAINED`; :func:`resolve_weights` turns it into a path.
-Model cards: ``docs/model_zoo.md``.
+``build_fusion_model(arch, pretrained=True)`` loads the record of that arch marked ``default``
+(:data:`DEFAULT_WEIGHTS` is derived from the records). Model cards: ``docs/model_zoo.md``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,19 @@ class PretrainedWeights:
         name: the name it is loaded by.
         arch: the preset of :data:`tsjnet_plugin.fusion.ARCHS` it was trained for.
         filename: the file in ``tsjnet_plugin/weights/``.
+        sha256: the file's SHA-256 (hex), checked by the tests.
         summary: what it was trained on.
+        card: the model card's anchor in ``docs/model_zoo.md``.
+        default: what ``build_fusion_model(arch, pretrained=True)`` loads (one per arch).
     """
 
     name: str
     arch: str
     filename: str
+    sha256: str
     summary: str
+    card: str
+    default: bool = False
 
     @property
     def path(self) -> Path:
@@ -45,12 +52,15 @@ PRETRAINED: dict[str, PretrainedWeights] = {
             name="tsjnet_fast_roadscene",
             arch="fast",
             filename="tsjnet_fast_roadscene.pth",
+            sha256="53c521bc4d4dd4e6c12d6300da22e6e8ec9bc0e556ed8a46fe3e1e18c80a4524",
             summary="fast arch, fusion loss only, 154 RoadScene + 3 MSRS pairs (CPU)",
+            card="model-card-tsjnet_fast_roadscene",
+            default=True,
         ),
     )
 }
 # arch -> the shipped weights `build_fusion_model(arch, pretrained=True)` loads.
-DEFAULT_WEIGHTS: dict[str, str] = {"fast": "tsjnet_fast_roadscene"}
+DEFAULT_WEIGHTS: dict[str, str] = {w.arch: w.name for w in PRETRAINED.values() if w.default}
 
 
 def resolve_weights(name_or_path: str | os.PathLike) -> Path:
